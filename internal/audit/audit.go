@@ -1,0 +1,66 @@
+// Package audit records who changed what in a guild, with the state before
+// and after, in the same transaction as the change itself.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+)
+
+// Entry is one audited change.
+type Entry struct {
+	ID      int64           `json:"id"`
+	GuildID int64           `json:"guild_id,string"`
+	ActorID int64           `json:"actor_id,string"` // 0: the system
+	Action  string          `json:"action"`          // e.g. "bytes.config.update"
+	Target  string          `json:"target"`          // what was changed, e.g. "user:123"
+	Before  json.RawMessage `json:"before"`
+	After   json.RawMessage `json:"after"`
+	Reason  string          `json:"reason"`
+	At      time.Time       `json:"at"`
+}
+
+// Record appends an entry inside tx; before and after are any JSON-encodable values.
+func Record(ctx context.Context, tx *store.Tx, e Entry, before, after any) error {
+	b, err := json.Marshal(before)
+	if err != nil {
+		return fmt.Errorf("audit: encode before: %w", err)
+	}
+	a, err := json.Marshal(after)
+	if err != nil {
+		return fmt.Errorf("audit: encode after: %w", err)
+	}
+	if e.At.IsZero() {
+		e.At = tx.Now()
+	}
+	if err := tx.InsertAudit(ctx, sqldb.InsertAuditParams{
+		GuildID: e.GuildID, ActorID: e.ActorID, Action: e.Action, Target: e.Target,
+		Before: string(b), After: string(a), Reason: e.Reason, CreatedAt: e.At,
+	}); err != nil {
+		return fmt.Errorf("audit: write: %w", err)
+	}
+	return nil
+}
+
+// List returns a guild's entries newest first, older than the cursor id
+// (0: from the newest), at most limit.
+func List(ctx context.Context, db *store.DB, guild, before int64, limit int) ([]Entry, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := db.Q().ListAudit(ctx, sqldb.ListAuditParams{GuildID: guild, Before: before, Lim: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	out := make([]Entry, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Entry{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Action: r.Action, Target: r.Target,
+			Before: json.RawMessage(r.Before), After: json.RawMessage(r.After), Reason: r.Reason, At: r.CreatedAt})
+	}
+	return out, nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package squads_test
+
+const raceEnabled = false

@@ -1,0 +1,34 @@
+-- name: GetGuildConfig :one
+SELECT * FROM guild_configs WHERE guild_id = $1;
+
+-- name: UpsertGuildConfig :one
+INSERT INTO guild_configs (guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours,
+                           streak_tiers, squad_min_balance, version, updated_at)
+VALUES (@guild_id, @starting_balance, @daily_amount, @max_transfer, @transfer_cooldown_hours,
+        @streak_tiers, @squad_min_balance, 1, @updated_at)
+ON CONFLICT (guild_id) DO UPDATE SET
+    starting_balance = excluded.starting_balance,
+    daily_amount = excluded.daily_amount,
+    max_transfer = excluded.max_transfer,
+    transfer_cooldown_hours = excluded.transfer_cooldown_hours,
+    streak_tiers = excluded.streak_tiers,
+    squad_min_balance = excluded.squad_min_balance,
+    version = guild_configs.version + 1,
+    updated_at = excluded.updated_at
+RETURNING *;
+
+-- name: ListRoleRewards :many
+SELECT * FROM role_rewards WHERE guild_id = $1 ORDER BY threshold, role_id;
+
+-- name: DeleteRoleRewards :exec
+DELETE FROM role_rewards WHERE guild_id = $1;
+
+-- name: InsertRoleReward :exec
+INSERT INTO role_rewards (guild_id, role_id, threshold) VALUES ($1, $2, $3);
+
+-- name: InsertAudit :exec
+INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason, created_at)
+VALUES (@guild_id, @actor_id, @action, @target, @before, @after, @reason, @created_at);
+
+-- name: ListAudit :many
+SELECT * FROM audit_log WHERE guild_id = @guild_id AND id < @before ORDER BY id DESC LIMIT @lim;
