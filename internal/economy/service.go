@@ -244,20 +244,7 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 	var res TransferResult
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
-		var giver, receiver sqldb.Account
-		var err error
-		// Rows are locked in user-id order so crossing transfers cannot deadlock.
-		if r.Giver.ID < r.Receiver.ID {
-			if giver, err = s.debitGiver(ctx, tx, cfg, guild, r, now); err != nil {
-				return err
-			}
-			receiver, err = s.creditReceiver(ctx, tx, cfg, guild, r, now)
-		} else {
-			if receiver, err = s.creditReceiver(ctx, tx, cfg, guild, r, now); err != nil {
-				return err
-			}
-			giver, err = s.debitGiver(ctx, tx, cfg, guild, r, now)
-		}
+		giver, receiver, err := s.move(ctx, tx, cfg, guild, r, now)
 		if err != nil {
 			return err
 		}
@@ -290,14 +277,50 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 	return res, err
 }
 
-func (s *Service) debitGiver(ctx context.Context, tx *store.Tx, cfg Config, guild int64, r TransferRequest, now time.Time) (sqldb.Account, error) {
-	cutoff := now.Add(100 * 365 * 24 * time.Hour) // no cooldown: any past transfer qualifies
-	if cfg.TransferCooldownHours > 0 {
-		cutoff = now.Add(-time.Duration(cfg.TransferCooldownHours) * time.Hour)
+// move debits the giver and credits the receiver. The common case (both
+// accounts exist, the guards pass) is one statement; otherwise the slow path
+// opens accounts and names the rule that refused.
+func (s *Service) move(ctx context.Context, tx *store.Tx, cfg Config, guild int64, r TransferRequest, now time.Time) (giver, receiver sqldb.Account, err error) {
+	rows, err := tx.MoveBytes(ctx, sqldb.MoveBytesParams{
+		GiverID: r.Giver.ID, ReceiverID: r.Receiver.ID, Amount: r.Amount, Now: now, GuildID: guild,
+		CooldownCutoff: sql.NullTime{Time: cooldownCutoff(cfg, now), Valid: true},
+	})
+	if err != nil {
+		return giver, receiver, fmt.Errorf("move bytes: %w", err)
 	}
+	var gotGiver, gotReceiver bool
+	for _, a := range rows {
+		if a.UserID == r.Giver.ID {
+			giver, gotGiver = a, true
+		} else {
+			receiver, gotReceiver = a, true
+		}
+	}
+	if !gotGiver {
+		// Any credit above is rolled back with the transaction if this refuses.
+		if giver, err = s.debitGiver(ctx, tx, cfg, guild, r, now); err != nil {
+			return giver, receiver, err
+		}
+	}
+	if !gotReceiver {
+		if receiver, err = s.creditReceiver(ctx, tx, cfg, guild, r, now); err != nil {
+			return giver, receiver, err
+		}
+	}
+	return giver, receiver, nil
+}
+
+func cooldownCutoff(cfg Config, now time.Time) time.Time {
+	if cfg.TransferCooldownHours > 0 {
+		return now.Add(-time.Duration(cfg.TransferCooldownHours) * time.Hour)
+	}
+	return now.Add(100 * 365 * 24 * time.Hour) // no cooldown: any past transfer qualifies
+}
+
+func (s *Service) debitGiver(ctx context.Context, tx *store.Tx, cfg Config, guild int64, r TransferRequest, now time.Time) (sqldb.Account, error) {
 	p := sqldb.DebitForTransferParams{
 		Amount: r.Amount, Now: sql.NullTime{Time: now, Valid: true}, GuildID: guild, UserID: r.Giver.ID,
-		CooldownCutoff: sql.NullTime{Time: cutoff, Valid: true},
+		CooldownCutoff: sql.NullTime{Time: cooldownCutoff(cfg, now), Valid: true},
 	}
 	a, err := tx.DebitForTransfer(ctx, p)
 	if err == nil {

@@ -263,9 +263,8 @@ func (s *Service) Join(ctx context.Context, guild int64, m economy.Member, targe
 			if current == 0 {
 				return nil
 			}
-			if err := tx.RemoveSquadMember(ctx, sqldb.RemoveSquadMemberParams{GuildID: guild, ID: current}); err != nil {
-				return err
-			}
+			// The membership row is the authority (another move of the same
+			// member may have committed since we read it): delete it first.
 			n, err := tx.DeleteMembership(ctx, sqldb.DeleteMembershipParams{GuildID: guild, UserID: m.ID, SquadID: current})
 			if err != nil {
 				return err
@@ -273,7 +272,7 @@ func (s *Service) Join(ctx context.Context, guild int64, m economy.Member, targe
 			if n != 1 {
 				return apperr.New(apperr.Conflict, "your squad changed while you were switching; try again")
 			}
-			return nil
+			return tx.RemoveSquadMember(ctx, sqldb.RemoveSquadMemberParams{GuildID: guild, ID: current})
 		}
 		enter := func() error {
 			r, err := tx.AddSquadMember(ctx, sqldb.AddSquadMemberParams{GuildID: guild, ID: target})
@@ -360,13 +359,13 @@ func (s *Service) Leave(ctx context.Context, guild int64, m economy.Member) (Squ
 		if err != nil {
 			return err
 		}
-		if err := tx.RemoveSquadMember(ctx, sqldb.RemoveSquadMemberParams{GuildID: guild, ID: mem.SquadID}); err != nil {
-			return err
-		}
 		if n, err := tx.DeleteMembership(ctx, sqldb.DeleteMembershipParams{GuildID: guild, UserID: m.ID, SquadID: mem.SquadID}); err != nil {
 			return err
 		} else if n != 1 {
-			return &NotInSquadError{}
+			return apperr.New(apperr.Conflict, "your squad changed at the same moment; check /squads info")
+		}
+		if err := tx.RemoveSquadMember(ctx, sqldb.RemoveSquadMemberParams{GuildID: guild, ID: mem.SquadID}); err != nil {
+			return err
 		}
 		sq, err := tx.GetSquad(ctx, sqldb.GetSquadParams{GuildID: guild, ID: mem.SquadID})
 		if err != nil {

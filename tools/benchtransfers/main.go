@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,19 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "length of each run")
 	accounts := flag.Int("accounts", 1000, "accounts to spread transfers over")
 	rounds := flag.Int("rounds", 2, "alternating rounds; the best rate of each side counts")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the service runs to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 
 	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())

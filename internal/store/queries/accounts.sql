@@ -31,6 +31,21 @@ WHERE guild_id = @guild_id AND user_id = @user_id AND balance >= @amount
   AND (last_transfer_at IS NULL OR last_transfer_at <= @cooldown_cutoff)
 RETURNING *;
 
+-- name: MoveBytes :many
+-- Both sides of a transfer in one statement (one round trip, rows locked in
+-- index order). The giver's row is guarded by funds and cooldown: a missing
+-- giver row in the result means a guard refused or the account is absent.
+UPDATE accounts SET
+    balance = CASE WHEN user_id = @giver_id THEN balance - CAST(@amount AS BIGINT) ELSE balance + CAST(@amount AS BIGINT) END,
+    total_sent = CASE WHEN user_id = @giver_id THEN total_sent + CAST(@amount AS BIGINT) ELSE total_sent END,
+    total_received = CASE WHEN user_id = @giver_id THEN total_received ELSE total_received + CAST(@amount AS BIGINT) END,
+    last_transfer_at = CASE WHEN user_id = @giver_id THEN @now ELSE last_transfer_at END,
+    updated_at = @now
+WHERE guild_id = @guild_id AND user_id IN (@giver_id, @receiver_id)
+  AND (user_id <> @giver_id OR (balance >= CAST(@amount AS BIGINT)
+       AND (last_transfer_at IS NULL OR last_transfer_at <= @cooldown_cutoff)))
+RETURNING *;
+
 -- name: ClaimDaily :one
 -- Guarded by the last claimed day read before, so exactly one of many
 -- concurrent claims wins.

@@ -563,6 +563,72 @@ func (q *Queries) ListTransfersOfUser(ctx context.Context, arg ListTransfersOfUs
 	return items, nil
 }
 
+const moveBytes = `-- name: MoveBytes :many
+UPDATE accounts SET
+    balance = CASE WHEN user_id = $1 THEN balance - CAST($2 AS BIGINT) ELSE balance + CAST($2 AS BIGINT) END,
+    total_sent = CASE WHEN user_id = $1 THEN total_sent + CAST($2 AS BIGINT) ELSE total_sent END,
+    total_received = CASE WHEN user_id = $1 THEN total_received ELSE total_received + CAST($2 AS BIGINT) END,
+    last_transfer_at = CASE WHEN user_id = $1 THEN $3 ELSE last_transfer_at END,
+    updated_at = $3
+WHERE guild_id = $4 AND user_id IN ($1, $5)
+  AND (user_id <> $1 OR (balance >= CAST($2 AS BIGINT)
+       AND (last_transfer_at IS NULL OR last_transfer_at <= $6)))
+RETURNING guild_id, user_id, balance, total_received, total_sent, streak, last_daily, last_transfer_at, created_at, updated_at
+`
+
+type MoveBytesParams struct {
+	GiverID        int64
+	Amount         int64
+	Now            time.Time
+	GuildID        int64
+	ReceiverID     int64
+	CooldownCutoff sql.NullTime
+}
+
+// Both sides of a transfer in one statement (one round trip, rows locked in
+// index order). The giver's row is guarded by funds and cooldown: a missing
+// giver row in the result means a guard refused or the account is absent.
+func (q *Queries) MoveBytes(ctx context.Context, arg MoveBytesParams) ([]Account, error) {
+	rows, err := q.db.QueryContext(ctx, moveBytes,
+		arg.GiverID,
+		arg.Amount,
+		arg.Now,
+		arg.GuildID,
+		arg.ReceiverID,
+		arg.CooldownCutoff,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Account{}
+	for rows.Next() {
+		var i Account
+		if err := rows.Scan(
+			&i.GuildID,
+			&i.UserID,
+			&i.Balance,
+			&i.TotalReceived,
+			&i.TotalSent,
+			&i.Streak,
+			&i.LastDaily,
+			&i.LastTransferAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const openAccount = `-- name: OpenAccount :one
 INSERT INTO accounts (guild_id, user_id, balance, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $4)
