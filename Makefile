@@ -11,7 +11,7 @@ RACE       := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO
 .PHONY: run build test bench lint generate check-generated clean
 
 run: ## start every role in one process (SQLite in ./data, in-process bus, http://127.0.0.1:8080)
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/smarterdev serve
+	SMARTERDEV_LOG_FORMAT=$${SMARTERDEV_LOG_FORMAT:-text} $(GO) run -ldflags "$(LDFLAGS)" ./cmd/smarterdev serve
 
 build: ## build bin/smarterdev
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/smarterdev ./cmd/smarterdev

@@ -1,0 +1,41 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
+	"github.com/smarterdev/smarterdev/internal/config"
+)
+
+// openBus returns the in-process bus when no Redis is configured, so the
+// embedded setup needs nothing else running; with Redis, every process of a
+// deployment shares notifications and jobs. close releases the bus and,
+// for Redis, the client the bus does not own.
+func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (b bus.Bus, close func() error, err error) {
+	if !cfg.RedisURL.IsSet() {
+		m := bus.NewMemory()
+		log.Info("bus ready", "kind", "in-process")
+		return m, m.Close, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL.Value())
+	if err != nil { // config.Load validated it; kept for callers that build a Config by hand
+		return nil, nil, errors.New("SMARTERDEV_REDIS_URL is not a valid Redis URL")
+	}
+	client := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("connect to redis %s: %w", config.RedactURL(cfg.RedisURL.Value()), err)
+	}
+	rb := redisbus.New(client, redisbus.Options{Prefix: "smarterdev", Logger: log.With("component", "bus")})
+	log.Info("bus ready", "kind", "redis", "url", config.RedactURL(cfg.RedisURL.Value()))
+	return rb, func() error { return errors.Join(rb.Close(), client.Close()) }, nil
+}

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/outbox"
+	"github.com/smarterdev/smarterdev/internal/squads"
+)
+
+// outboxStuckAfter is how old the oldest unrelayed job may be before the
+// worker counts as stuck in /readyz.
+const outboxStuckAfter = 2 * time.Minute
+
+// Services are the domain services every transport (API, dashboard, Discord,
+// worker) shares. Add a field here when a capability arrives.
+type Services struct {
+	Economy *economy.Service
+	Squads  *squads.Service
+}
+
+// wire builds the services and starts what the role runs in the background.
+// It is the one place a new capability plugs in:
+//
+//   - a service: construct it here with a.db, a.bus and a.log, call its
+//     Start(a.loopCtx) if it has one, and add it to Services;
+//   - a background loop (outbox relay, job consumers, sweeps): a.Go(name, fn)
+//     under the role that runs it (RoleWorker for jobs, RoleBot for the gateway);
+//   - a readiness component: a.health.Require or a.health.Optional.
+func (a *App) wire() (*Services, error) {
+	s := &Services{}
+
+	s.Economy = economy.NewService(a.db, a.bus, economy.Options{Logger: a.log.With("service", "economy")})
+	if err := s.Economy.Start(a.loopCtx); err != nil {
+		return nil, fmt.Errorf("start economy: %w", err)
+	}
+
+	s.Squads = squads.NewService(a.db, s.Economy)
+
+	if a.role.Runs(RoleWorker) {
+		relay := outbox.NewRelay(a.db, a.bus, outbox.Options{Logger: a.log.With("component", "outbox")})
+		a.Go("outbox relay", relay.Run)
+		a.health.Optional("outbox", func(ctx context.Context) error {
+			lag, err := outbox.Lag(ctx, a.db)
+			if err != nil {
+				return err
+			}
+			if lag.Oldest > outboxStuckAfter {
+				return fmt.Errorf("%d jobs waiting, the oldest for %s", lag.Pending, lag.Oldest.Round(time.Second))
+			}
+			return nil
+		})
+		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
+	}
+	if a.role.Runs(RoleBot) {
+		// The Discord gateway and its command router plug in here, e.g.
+		// a.Go("gateway", bot.Run).
+		a.log.Info("bot: the Discord gateway and commands arrive with later work; serving health only")
+	}
+	return s, nil
+}
