@@ -22,6 +22,8 @@ type configCache struct {
 	mu      sync.RWMutex
 	entries map[int64]cachedConfig
 	ttl     time.Duration
+	// gen counts invalidations, so a load that raced with one is not cached.
+	gen uint64
 }
 
 type cachedConfig struct {
@@ -39,15 +41,25 @@ func (c *configCache) get(guild int64, now time.Time) (Config, bool) {
 	return e.cfg.clone(), true
 }
 
-func (c *configCache) put(guild int64, cfg Config, now time.Time) {
+func (c *configCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// put caches cfg unless an invalidation happened since gen was read.
+func (c *configCache) put(guild int64, cfg Config, now time.Time, gen uint64) {
 	c.mu.Lock()
-	c.entries[guild] = cachedConfig{cfg: cfg.clone(), fetched: now}
+	if c.gen == gen {
+		c.entries[guild] = cachedConfig{cfg: cfg.clone(), fetched: now}
+	}
 	c.mu.Unlock()
 }
 
 func (c *configCache) drop(guild int64) {
 	c.mu.Lock()
 	delete(c.entries, guild)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -76,11 +88,12 @@ func (s *Service) Config(ctx context.Context, guild int64) (Config, error) {
 	if cfg, ok := s.configs.get(guild, now); ok {
 		return cfg, nil
 	}
+	gen := s.configs.generation()
 	cfg, err := loadConfig(ctx, s.db.Q(), guild)
 	if err != nil {
 		return Config{}, err
 	}
-	s.configs.put(guild, cfg, now)
+	s.configs.put(guild, cfg, now, gen)
 	return cfg, nil
 }
 
@@ -118,6 +131,7 @@ func loadConfig(ctx context.Context, q *sqldb.Queries, guild int64) (Config, err
 // UpdateConfig validates and saves a guild's configuration, records the
 // change in the audit log, and tells every process to drop its cached copy.
 func (s *Service) UpdateConfig(ctx context.Context, guild, actor int64, cfg Config) (Config, error) {
+	cfg = cfg.clone() // Validate sorts; the caller's slices stay as they were
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}

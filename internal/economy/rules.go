@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
 )
@@ -87,23 +88,27 @@ func (c *Config) Validate() error {
 	if len(c.StreakTiers) > MaxTiers {
 		return apperr.InvalidField("streak_tiers", "at most %d tiers, got %d", MaxTiers, len(c.StreakTiers))
 	}
-	sort.SliceStable(c.StreakTiers, func(i, j int) bool { return c.StreakTiers[i].Days < c.StreakTiers[j].Days })
+	// Fields are checked in the order the admin sent them, so an index in an
+	// error points at the row they typed; sorting comes after.
+	firstAt := map[int]int{}
 	for i, t := range c.StreakTiers {
 		f := fmt.Sprintf("streak_tiers[%d]", i)
 		if t.Days < 1 || t.Days > MaxTierDays {
 			return apperr.InvalidField(f+".days", "must be between 1 and %d, got %d", MaxTierDays, t.Days)
 		}
-		if i > 0 && c.StreakTiers[i-1].Days == t.Days {
-			return apperr.InvalidField(f+".days", "two tiers start at %d days; each tier needs its own length", t.Days)
+		if j, dup := firstAt[t.Days]; dup {
+			return apperr.InvalidField(f+".days", "tier %d already starts at %d days; each tier needs its own length", j, t.Days)
 		}
+		firstAt[t.Days] = i
 		if t.Multiplier < 1 || t.Multiplier > MaxMultiplier {
 			return apperr.InvalidField(f+".multiplier", "must be between 1 and %d, got %d", MaxMultiplier, t.Multiplier)
 		}
 		c.StreakTiers[i].Name = strings.TrimSpace(t.Name)
-		if len(c.StreakTiers[i].Name) > 32 {
-			return apperr.InvalidField(f+".name", "at most 32 characters")
+		if n := utf8.RuneCountInString(c.StreakTiers[i].Name); n > 32 {
+			return apperr.InvalidField(f+".name", "at most 32 characters, got %d", n)
 		}
 	}
+	sort.SliceStable(c.StreakTiers, func(i, j int) bool { return c.StreakTiers[i].Days < c.StreakTiers[j].Days })
 	if len(c.RoleRewards) > MaxRoleRewards {
 		return apperr.InvalidField("role_rewards", "at most %d role rewards, got %d", MaxRoleRewards, len(c.RoleRewards))
 	}

@@ -331,16 +331,19 @@ func (s *Service) debitGiver(ctx context.Context, tx *store.Tx, cfg Config, guil
 	}
 	// The guard refused: say which rule, opening the account if this is the
 	// giver's first appearance (then funds may suffice).
-	cur, opened, err := s.OpenTx(ctx, tx, cfg, guild, r.Giver)
+	cur, _, err := s.OpenTx(ctx, tx, cfg, guild, r.Giver)
 	if err != nil {
 		return sqldb.Account{}, err
 	}
-	if opened {
-		if a, err = tx.DebitForTransfer(ctx, p); err == nil {
-			return a, nil
-		} else if !store.IsNoRows(err) {
-			return sqldb.Account{}, fmt.Errorf("debit: %w", err)
-		}
+	// Retry even when another transaction opened the account meanwhile: the
+	// first attempt may have found no row at all.
+	if a, err = tx.DebitForTransfer(ctx, p); err == nil {
+		return a, nil
+	} else if !store.IsNoRows(err) {
+		return sqldb.Account{}, fmt.Errorf("debit: %w", err)
+	}
+	if cur, err = tx.GetAccount(ctx, sqldb.GetAccountParams{GuildID: guild, UserID: r.Giver.ID}); err != nil {
+		return sqldb.Account{}, fmt.Errorf("read account: %w", err)
 	}
 	if cur.Balance < r.Amount {
 		return sqldb.Account{}, &InsufficientFundsError{Balance: cur.Balance, Needed: r.Amount}

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/text/cases"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/audit"
@@ -39,13 +42,21 @@ func maxMembers(n int) sql.NullInt32 {
 	return sql.NullInt32{Int32: int32(n), Valid: n > 0}
 }
 
+// nameKey folds case the same way on every engine (SQLite's lower() only
+// knows ASCII), so "Équipe" and "équipe" are one name everywhere.
+func nameKey(name string) string { return cases.Fold().String(name) }
+
 // conflictOf turns unique-index violations into a message naming the field.
 func conflictOf(err error, spec Spec) error {
-	if store.IsUniqueViolation(err) {
-		return &apperr.Error{C: apperr.Conflict, Field: "name",
-			Message: fmt.Sprintf("another squad already uses the name %q or the role %d; names and roles are unique per guild", spec.Name, spec.RoleID)}
+	if !store.IsUniqueViolation(err) {
+		return err
 	}
-	return err
+	if strings.Contains(err.Error(), "role") {
+		return &apperr.Error{C: apperr.Conflict, Field: "role_id",
+			Message: fmt.Sprintf("role_id: role %d already belongs to another squad; each squad needs its own role", spec.RoleID)}
+	}
+	return &apperr.Error{C: apperr.Conflict, Field: "name",
+		Message: fmt.Sprintf("name: another squad is already called %q (names are unique per guild, ignoring case)", spec.Name)}
 }
 
 // Create adds a squad.
@@ -57,7 +68,7 @@ func (s *Service) Create(ctx context.Context, guild, actor int64, spec Spec) (Sq
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.econ.Now()
 		r, err := tx.CreateSquad(ctx, sqldb.CreateSquadParams{
-			GuildID: guild, Name: spec.Name, Description: spec.Description, RoleID: spec.RoleID,
+			GuildID: guild, Name: spec.Name, NameKey: nameKey(spec.Name), Description: spec.Description, RoleID: spec.RoleID,
 			SwitchCost: spec.SwitchCost, MaxMembers: maxMembers(spec.MaxMembers), Active: spec.Active, Now: now,
 		})
 		if err != nil {
@@ -112,7 +123,7 @@ func (s *Service) Update(ctx context.Context, guild, actor, id int64, spec Spec)
 			return err
 		}
 		r, err := tx.UpdateSquad(ctx, sqldb.UpdateSquadParams{
-			GuildID: guild, ID: id, Name: spec.Name, Description: spec.Description, RoleID: spec.RoleID,
+			GuildID: guild, ID: id, Name: spec.Name, NameKey: nameKey(spec.Name), Description: spec.Description, RoleID: spec.RoleID,
 			SwitchCost: spec.SwitchCost, MaxMembers: maxMembers(spec.MaxMembers), Active: spec.Active, Now: now,
 		})
 		if err != nil {
@@ -207,6 +218,9 @@ func (s *Service) Quote(ctx context.Context, guild int64, m economy.Member, targ
 	res := JoinResult{Squad: sq}
 	cur, err := s.Of(ctx, guild, m.ID)
 	if err == nil {
+		if cur.Squad.ID == sq.ID {
+			return JoinResult{}, &AlreadyMemberError{Squad: sq.Name}
+		}
 		res.From = &cur.Squad
 		res.Cost = Cost(cur.Squad.ID, sq)
 	} else if !apperr.Is(err, apperr.NotFound) {

@@ -1,17 +1,17 @@
 -- name: CreateSquad :one
-INSERT INTO squads (guild_id, name, description, role_id, switch_cost, max_members, active, created_at, updated_at)
-VALUES (@guild_id, @name, @description, @role_id, @switch_cost, @max_members, @active, @now, @now)
+INSERT INTO squads (guild_id, name, name_key, description, role_id, switch_cost, max_members, active, created_at, updated_at)
+VALUES (@guild_id, @name, @name_key, @description, @role_id, @switch_cost, @max_members, @active, @now, @now)
 RETURNING *;
 
 -- name: GetSquad :one
 SELECT * FROM squads WHERE guild_id = $1 AND id = $2;
 
 -- name: ListSquads :many
-SELECT * FROM squads WHERE guild_id = $1 ORDER BY lower(name), id;
+SELECT * FROM squads WHERE guild_id = $1 ORDER BY name_key, id;
 
 -- name: UpdateSquad :one
 UPDATE squads
-SET name = @name, description = @description, role_id = @role_id, switch_cost = @switch_cost,
+SET name = @name, name_key = @name_key, description = @description, role_id = @role_id, switch_cost = @switch_cost,
     max_members = @max_members, active = @active, updated_at = @now
 WHERE guild_id = @guild_id AND id = @id
 RETURNING *;

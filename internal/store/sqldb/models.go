@@ -22,6 +22,18 @@ type Account struct {
 	UpdatedAt      time.Time
 }
 
+type ApiKey struct {
+	ID         int64
+	Prefix     string
+	SecretHash string
+	Name       string
+	Scope      string
+	GuildID    sql.NullInt64
+	CreatedAt  time.Time
+	LastUsedAt sql.NullTime
+	RevokedAt  sql.NullTime
+}
+
 type AuditLog struct {
 	ID        int64
 	GuildID   int64
@@ -44,6 +56,19 @@ type GuildConfig struct {
 	SquadMinBalance       int64
 	Version               int64
 	UpdatedAt             time.Time
+}
+
+type IdempotencyKey struct {
+	ID          int64
+	ApiKeyID    int64
+	Route       string
+	IdemKey     string
+	RequestHash string
+	Status      int32
+	ContentType string
+	Response    string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 type Ledger struct {
@@ -81,6 +106,7 @@ type Squad struct {
 	ID          int64
 	GuildID     int64
 	Name        string
+	NameKey     string
 	Description string
 	RoleID      int64
 	SwitchCost  int64

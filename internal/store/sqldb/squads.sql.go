@@ -15,7 +15,7 @@ const addSquadMember = `-- name: AddSquadMember :one
 UPDATE squads SET member_count = member_count + 1
 WHERE guild_id = $1 AND id = $2 AND active
   AND (max_members IS NULL OR member_count < max_members)
-RETURNING id, guild_id, name, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
+RETURNING id, guild_id, name, name_key, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
 `
 
 type AddSquadMemberParams struct {
@@ -32,6 +32,7 @@ func (q *Queries) AddSquadMember(ctx context.Context, arg AddSquadMemberParams) 
 		&i.ID,
 		&i.GuildID,
 		&i.Name,
+		&i.NameKey,
 		&i.Description,
 		&i.RoleID,
 		&i.SwitchCost,
@@ -45,14 +46,15 @@ func (q *Queries) AddSquadMember(ctx context.Context, arg AddSquadMemberParams) 
 }
 
 const createSquad = `-- name: CreateSquad :one
-INSERT INTO squads (guild_id, name, description, role_id, switch_cost, max_members, active, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-RETURNING id, guild_id, name, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
+INSERT INTO squads (guild_id, name, name_key, description, role_id, switch_cost, max_members, active, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+RETURNING id, guild_id, name, name_key, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
 `
 
 type CreateSquadParams struct {
 	GuildID     int64
 	Name        string
+	NameKey     string
 	Description string
 	RoleID      int64
 	SwitchCost  int64
@@ -65,6 +67,7 @@ func (q *Queries) CreateSquad(ctx context.Context, arg CreateSquadParams) (Squad
 	row := q.db.QueryRowContext(ctx, createSquad,
 		arg.GuildID,
 		arg.Name,
+		arg.NameKey,
 		arg.Description,
 		arg.RoleID,
 		arg.SwitchCost,
@@ -77,6 +80,7 @@ func (q *Queries) CreateSquad(ctx context.Context, arg CreateSquadParams) (Squad
 		&i.ID,
 		&i.GuildID,
 		&i.Name,
+		&i.NameKey,
 		&i.Description,
 		&i.RoleID,
 		&i.SwitchCost,
@@ -146,7 +150,7 @@ func (q *Queries) GetMembership(ctx context.Context, arg GetMembershipParams) (S
 }
 
 const getSquad = `-- name: GetSquad :one
-SELECT id, guild_id, name, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at FROM squads WHERE guild_id = $1 AND id = $2
+SELECT id, guild_id, name, name_key, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at FROM squads WHERE guild_id = $1 AND id = $2
 `
 
 type GetSquadParams struct {
@@ -161,6 +165,7 @@ func (q *Queries) GetSquad(ctx context.Context, arg GetSquadParams) (Squad, erro
 		&i.ID,
 		&i.GuildID,
 		&i.Name,
+		&i.NameKey,
 		&i.Description,
 		&i.RoleID,
 		&i.SwitchCost,
@@ -236,7 +241,7 @@ func (q *Queries) ListSquadMembers(ctx context.Context, arg ListSquadMembersPara
 }
 
 const listSquads = `-- name: ListSquads :many
-SELECT id, guild_id, name, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at FROM squads WHERE guild_id = $1 ORDER BY lower(name), id
+SELECT id, guild_id, name, name_key, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at FROM squads WHERE guild_id = $1 ORDER BY name_key, id
 `
 
 func (q *Queries) ListSquads(ctx context.Context, guildID int64) ([]Squad, error) {
@@ -252,6 +257,7 @@ func (q *Queries) ListSquads(ctx context.Context, guildID int64) ([]Squad, error
 			&i.ID,
 			&i.GuildID,
 			&i.Name,
+			&i.NameKey,
 			&i.Description,
 			&i.RoleID,
 			&i.SwitchCost,
@@ -290,14 +296,15 @@ func (q *Queries) RemoveSquadMember(ctx context.Context, arg RemoveSquadMemberPa
 
 const updateSquad = `-- name: UpdateSquad :one
 UPDATE squads
-SET name = $1, description = $2, role_id = $3, switch_cost = $4,
-    max_members = $5, active = $6, updated_at = $7
-WHERE guild_id = $8 AND id = $9
-RETURNING id, guild_id, name, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
+SET name = $1, name_key = $2, description = $3, role_id = $4, switch_cost = $5,
+    max_members = $6, active = $7, updated_at = $8
+WHERE guild_id = $9 AND id = $10
+RETURNING id, guild_id, name, name_key, description, role_id, switch_cost, max_members, active, member_count, created_at, updated_at
 `
 
 type UpdateSquadParams struct {
 	Name        string
+	NameKey     string
 	Description string
 	RoleID      int64
 	SwitchCost  int64
@@ -311,6 +318,7 @@ type UpdateSquadParams struct {
 func (q *Queries) UpdateSquad(ctx context.Context, arg UpdateSquadParams) (Squad, error) {
 	row := q.db.QueryRowContext(ctx, updateSquad,
 		arg.Name,
+		arg.NameKey,
 		arg.Description,
 		arg.RoleID,
 		arg.SwitchCost,
@@ -325,6 +333,7 @@ func (q *Queries) UpdateSquad(ctx context.Context, arg UpdateSquadParams) (Squad
 		&i.ID,
 		&i.GuildID,
 		&i.Name,
+		&i.NameKey,
 		&i.Description,
 		&i.RoleID,
 		&i.SwitchCost,

@@ -60,6 +60,7 @@ CREATE TABLE squads (
     id           BIGSERIAL PRIMARY KEY,
     guild_id     BIGINT NOT NULL,
     name         TEXT NOT NULL,
+    name_key     TEXT NOT NULL, -- the name case-folded in Go: unique per guild on every engine
     description  TEXT NOT NULL DEFAULT '',
     role_id      BIGINT NOT NULL,
     switch_cost  BIGINT NOT NULL CHECK (switch_cost >= 0),
@@ -70,7 +71,7 @@ CREATE TABLE squads (
     updated_at   TIMESTAMPTZ NOT NULL
 );
 CREATE UNIQUE INDEX squads_role ON squads (guild_id, role_id);
-CREATE UNIQUE INDEX squads_name ON squads (guild_id, lower(name));
+CREATE UNIQUE INDEX squads_name ON squads (guild_id, name_key);
 
 CREATE TABLE squad_members (
     guild_id  BIGINT NOT NULL,
