@@ -111,6 +111,7 @@ func loadConfig(ctx context.Context, q *sqldb.Queries, guild int64) (Config, err
 		MaxTransfer:           row.MaxTransfer,
 		TransferCooldownHours: int(row.TransferCooldownHours),
 		SquadMinBalance:       row.SquadMinBalance,
+		DailyFeedback:         row.DailyFeedback,
 		Version:               row.Version,
 		StreakTiers:           []StreakTier{},
 		RoleRewards:           []RoleReward{},
@@ -148,7 +149,7 @@ func (s *Service) UpdateConfig(ctx context.Context, guild, actor int64, cfg Conf
 		row, err := tx.UpsertGuildConfig(ctx, sqldb.UpsertGuildConfigParams{
 			GuildID: guild, StartingBalance: cfg.StartingBalance, DailyAmount: cfg.DailyAmount,
 			MaxTransfer: cfg.MaxTransfer, TransferCooldownHours: int32(cfg.TransferCooldownHours),
-			StreakTiers: string(tiers), SquadMinBalance: cfg.SquadMinBalance, UpdatedAt: s.now(),
+			StreakTiers: string(tiers), SquadMinBalance: cfg.SquadMinBalance, DailyFeedback: cfg.DailyFeedback, UpdatedAt: s.now(),
 		})
 		if err != nil {
 			return fmt.Errorf("save config: %w", err)

@@ -48,8 +48,17 @@ type Config struct {
 	StreakTiers           []StreakTier `json:"streak_tiers"`
 	SquadMinBalance       int64        `json:"squad_min_balance"`
 	RoleRewards           []RoleReward `json:"role_rewards"`
-	Version               int64        `json:"version"` // 0 until first saved
+	// DailyFeedback is how the bot tells a member about their daily reward.
+	DailyFeedback string `json:"daily_feedback"`
+	Version       int64  `json:"version"` // 0 until first saved
 }
+
+// How the bot acknowledges a daily reward in the channel.
+const (
+	FeedbackReaction = "reaction" // a reaction on the member's message
+	FeedbackReply    = "reply"    // a short reply with the streak and multiplier
+	FeedbackNone     = "none"
+)
 
 // DefaultConfig is what a guild gets until an admin changes it.
 func DefaultConfig() Config {
@@ -63,7 +72,8 @@ func DefaultConfig() Config {
 			{Days: 32, Multiplier: 8, Name: "INT"},
 			{Days: 64, Multiplier: 16, Name: "LONG"},
 		},
-		RoleRewards: []RoleReward{},
+		RoleRewards:   []RoleReward{},
+		DailyFeedback: FeedbackReaction,
 	}
 }
 
@@ -84,6 +94,13 @@ func (c *Config) Validate() error {
 	}
 	if err := inRange("squad_min_balance", c.SquadMinBalance, 0, MaxAmount); err != nil {
 		return err
+	}
+	switch c.DailyFeedback {
+	case "":
+		c.DailyFeedback = FeedbackReaction
+	case FeedbackReaction, FeedbackReply, FeedbackNone:
+	default:
+		return apperr.InvalidField("daily_feedback", "must be %q, %q or %q, got %q", FeedbackReaction, FeedbackReply, FeedbackNone, c.DailyFeedback)
 	}
 	if len(c.StreakTiers) > MaxTiers {
 		return apperr.InvalidField("streak_tiers", "at most %d tiers, got %d", MaxTiers, len(c.StreakTiers))

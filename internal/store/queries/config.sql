@@ -3,9 +3,9 @@ SELECT * FROM guild_configs WHERE guild_id = $1;
 
 -- name: UpsertGuildConfig :one
 INSERT INTO guild_configs (guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours,
-                           streak_tiers, squad_min_balance, version, updated_at)
+                           streak_tiers, squad_min_balance, daily_feedback, version, updated_at)
 VALUES (@guild_id, @starting_balance, @daily_amount, @max_transfer, @transfer_cooldown_hours,
-        @streak_tiers, @squad_min_balance, 1, @updated_at)
+        @streak_tiers, @squad_min_balance, @daily_feedback, 1, @updated_at)
 ON CONFLICT (guild_id) DO UPDATE SET
     starting_balance = excluded.starting_balance,
     daily_amount = excluded.daily_amount,
@@ -13,6 +13,7 @@ ON CONFLICT (guild_id) DO UPDATE SET
     transfer_cooldown_hours = excluded.transfer_cooldown_hours,
     streak_tiers = excluded.streak_tiers,
     squad_min_balance = excluded.squad_min_balance,
+    daily_feedback = excluded.daily_feedback,
     version = guild_configs.version + 1,
     updated_at = excluded.updated_at
 RETURNING *;

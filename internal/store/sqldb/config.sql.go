@@ -20,7 +20,7 @@ func (q *Queries) DeleteRoleRewards(ctx context.Context, guildID int64) error {
 }
 
 const getGuildConfig = `-- name: GetGuildConfig :one
-SELECT guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours, streak_tiers, squad_min_balance, version, updated_at FROM guild_configs WHERE guild_id = $1
+SELECT guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours, streak_tiers, squad_min_balance, daily_feedback, version, updated_at FROM guild_configs WHERE guild_id = $1
 `
 
 func (q *Queries) GetGuildConfig(ctx context.Context, guildID int64) (GuildConfig, error) {
@@ -34,6 +34,7 @@ func (q *Queries) GetGuildConfig(ctx context.Context, guildID int64) (GuildConfi
 		&i.TransferCooldownHours,
 		&i.StreakTiers,
 		&i.SquadMinBalance,
+		&i.DailyFeedback,
 		&i.Version,
 		&i.UpdatedAt,
 	)
@@ -157,9 +158,9 @@ func (q *Queries) ListRoleRewards(ctx context.Context, guildID int64) ([]RoleRew
 
 const upsertGuildConfig = `-- name: UpsertGuildConfig :one
 INSERT INTO guild_configs (guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours,
-                           streak_tiers, squad_min_balance, version, updated_at)
+                           streak_tiers, squad_min_balance, daily_feedback, version, updated_at)
 VALUES ($1, $2, $3, $4, $5,
-        $6, $7, 1, $8)
+        $6, $7, $8, 1, $9)
 ON CONFLICT (guild_id) DO UPDATE SET
     starting_balance = excluded.starting_balance,
     daily_amount = excluded.daily_amount,
@@ -167,9 +168,10 @@ ON CONFLICT (guild_id) DO UPDATE SET
     transfer_cooldown_hours = excluded.transfer_cooldown_hours,
     streak_tiers = excluded.streak_tiers,
     squad_min_balance = excluded.squad_min_balance,
+    daily_feedback = excluded.daily_feedback,
     version = guild_configs.version + 1,
     updated_at = excluded.updated_at
-RETURNING guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours, streak_tiers, squad_min_balance, version, updated_at
+RETURNING guild_id, starting_balance, daily_amount, max_transfer, transfer_cooldown_hours, streak_tiers, squad_min_balance, daily_feedback, version, updated_at
 `
 
 type UpsertGuildConfigParams struct {
@@ -180,6 +182,7 @@ type UpsertGuildConfigParams struct {
 	TransferCooldownHours int32
 	StreakTiers           string
 	SquadMinBalance       int64
+	DailyFeedback         string
 	UpdatedAt             time.Time
 }
 
@@ -192,6 +195,7 @@ func (q *Queries) UpsertGuildConfig(ctx context.Context, arg UpsertGuildConfigPa
 		arg.TransferCooldownHours,
 		arg.StreakTiers,
 		arg.SquadMinBalance,
+		arg.DailyFeedback,
 		arg.UpdatedAt,
 	)
 	var i GuildConfig
@@ -203,6 +207,7 @@ func (q *Queries) UpsertGuildConfig(ctx context.Context, arg UpsertGuildConfigPa
 		&i.TransferCooldownHours,
 		&i.StreakTiers,
 		&i.SquadMinBalance,
+		&i.DailyFeedback,
 		&i.Version,
 		&i.UpdatedAt,
 	)

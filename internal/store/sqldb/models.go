@@ -54,6 +54,7 @@ type GuildConfig struct {
 	TransferCooldownHours int32
 	StreakTiers           string
 	SquadMinBalance       int64
+	DailyFeedback         string
 	Version               int64
 	UpdatedAt             time.Time
 }

@@ -7,6 +7,7 @@ CREATE TABLE guild_configs (
     transfer_cooldown_hours INTEGER NOT NULL,
     streak_tiers            TEXT NOT NULL,
     squad_min_balance       BIGINT NOT NULL,
+    daily_feedback          TEXT NOT NULL DEFAULT 'reaction',
     version                 BIGINT NOT NULL,
     updated_at              TIMESTAMPTZ NOT NULL
 );
