@@ -1,0 +1,178 @@
+// Package api is the REST API under /api/v1, described by the OpenAPI 3.1
+// document that huma generates from the handlers' types (/api/openapi.json)
+// and browsable at /api/docs. Handlers translate HTTP to calls on the domain
+// services and errors to RFC 9457 problems, once, in problem.go. Every route
+// is listed in routes.go.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/idempotency"
+	"github.com/smarterdev/smarterdev/internal/ratelimit"
+	"github.com/smarterdev/smarterdev/internal/squads"
+	"github.com/smarterdev/smarterdev/internal/store"
+)
+
+// Deps are what the API needs; the composition root builds them.
+type Deps struct {
+	DB          *store.DB // the audit log is read straight from the store
+	Economy     *economy.Service
+	Squads      *squads.Service
+	Keys        *apikeys.Service
+	Idempotency *idempotency.Store
+	Limiter     ratelimit.Limiter // nil: an in-process limiter
+	Limit       ratelimit.Limit   // zero: ratelimit.Default
+	Logger      *slog.Logger
+	Version     string
+}
+
+type server struct {
+	Deps
+	log  *slog.Logger
+	api  huma.API
+	spec []byte // the OpenAPI document, rendered once
+	docs []byte // the /api/docs page, rendered once
+}
+
+// New returns the handler for /api/: the versioned routes, the OpenAPI
+// document and the docs page.
+func New(d Deps) (http.Handler, error) {
+	useProblems()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Limiter == nil {
+		d.Limiter = ratelimit.NewMemory(nil)
+	}
+	if d.Limit == (ratelimit.Limit{}) {
+		d.Limit = ratelimit.Default
+	}
+	if d.Version == "" {
+		d.Version = "dev"
+	}
+	s := &server{Deps: d, log: d.Logger}
+
+	mux := http.NewServeMux()
+	cfg := huma.DefaultConfig("Smarter Dev API", d.Version)
+	// We serve the document and the docs page ourselves (no CDN assets), and
+	// keep response bodies free of huma's $schema links.
+	cfg.OpenAPIPath, cfg.DocsPath, cfg.SchemasPath = "", "", ""
+	cfg.CreateHooks = nil
+	cfg.Info.Description = apiDescription
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "this server"}}
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {
+			Type: "http", Scheme: "bearer", BearerFormat: "sdk_<prefix>_<secret>",
+			Description: "An API key from `smarterdev apikey create`. Scopes: read < write < admin; a key may be bound to one guild.",
+		},
+	}
+	s.api = humago.New(mux, cfg)
+	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.authorize, s.idempotent)
+	s.routes()
+
+	var err error
+	if s.spec, err = s.api.OpenAPI().MarshalJSON(); err != nil {
+		return nil, err
+	}
+	if s.docs, err = renderDocs(s.spec); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /api/openapi.json", s.serveSpec)
+	mux.HandleFunc("GET /api/docs", s.serveDocs)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblemHTTP(w, r, newProblem(http.StatusNotFound, "not_found", "no API route matches "+r.Method+" "+r.URL.Path+"; see /api/docs"))
+	})
+	return withRequestID(s.recoverer(mux)), nil
+}
+
+const apiDescription = `The REST API of Smarter Dev: the bytes economy and squads of the guilds this
+installation serves. Guild, user and role ids are Discord snowflakes written as
+decimal strings.
+
+Authentication: ` + "`Authorization: Bearer sdk_...`" + ` with a key from
+` + "`smarterdev apikey create`" + `. GET needs the read scope, member actions (transfers,
+daily claims, joins) need write, configuration, squad management and
+adjustments need admin. A key bound to a guild works only there.
+
+Errors are RFC 9457 ` + "`application/problem+json`" + ` with a ` + "`code`" + `, a ` + "`request_id`" + `, one
+` + "`errors`" + ` entry per invalid field, and extras such as ` + "`balance`" + `, ` + "`needed`" + ` or
+` + "`retry_after_seconds`" + `. Lists are cursor-paginated: pass ` + "`next_cursor`" + ` back as
+` + "`cursor`" + ` until it is absent. Writes that move bytes accept an ` + "`Idempotency-Key`" + `
+header (at most 255 characters, remembered 24 hours) so that retries are safe.
+Every authenticated response carries ` + "`RateLimit-Limit`" + `, ` + "`RateLimit-Remaining`" + ` and
+` + "`RateLimit-Reset`" + `; a 429 carries ` + "`Retry-After`" + `.`
+
+// op describes one route beyond what huma derives from the types.
+type op struct {
+	huma.Operation
+	scope      apikeys.Scope
+	idempotent bool // honours Idempotency-Key
+}
+
+// register adds an operation with its scope, security requirement and the
+// error responses every route shares.
+func register[I, O any](s *server, o op, h func(context.Context, *I) (*O, error)) {
+	o.Metadata = map[string]any{metaScope: o.scope, metaIdempotent: o.idempotent}
+	o.Security = []map[string][]string{{"bearer": {string(o.scope)}}}
+	o.Errors = append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity,
+		http.StatusTooManyRequests, http.StatusInternalServerError}, o.Errors...)
+	o.Description = strings.TrimSpace(o.Description) + "\n\nRequires the `" + string(o.scope) + "` scope."
+	if o.idempotent {
+		o.Description += " Accepts an `Idempotency-Key` header: a retry with the same key and body replays the first response (with `Idempotent-Replayed: true`); the same key with a different body is a 422; a retry while the first is still running is a 409."
+	}
+	op := o.Operation
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problemOf(ctx, operationOf(ctx), err)
+		}
+		return out, nil
+	})
+}
+
+// Metadata keys on operations, read by the middlewares.
+const (
+	metaScope      = "scope"
+	metaIdempotent = "idempotent"
+)
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyAPIKey
+	keyOperation
+)
+
+func operationOf(ctx context.Context) *huma.Operation {
+	o, _ := ctx.Value(keyOperation).(*huma.Operation)
+	return o
+}
+
+func apiKeyOf(ctx context.Context) apikeys.Key {
+	k, _ := ctx.Value(keyAPIKey).(apikeys.Key)
+	return k
+}
+
+func (s *server) serveSpec(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/vnd.oai.openapi+json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(s.spec)
+}
+
+func (s *server) serveDocs(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	// The page is static HTML with inline CSS: nothing to load from anywhere.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	_, _ = w.Write(s.docs)
+}

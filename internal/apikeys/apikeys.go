@@ -1,0 +1,302 @@
+// Package apikeys issues and checks the REST API's bearer keys. A key is
+// "sdk_<prefix>_<secret>": the prefix is public and finds the row, the secret
+// (32 bytes from crypto/rand) is shown once and only its SHA-256 is stored.
+// A plain hash is enough for secrets of that entropy: there is nothing to
+// brute-force, so a slow password hash would only cost latency per request.
+package apikeys
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+)
+
+// Scope is what a key may do; each scope includes the ones below it.
+type Scope string
+
+const (
+	Read  Scope = "read"  // every GET
+	Write Scope = "write" // member actions: transfers, daily claims, joins
+	Admin Scope = "admin" // configuration, squad CRUD, adjustments
+)
+
+func (s Scope) rank() int {
+	switch s {
+	case Read:
+		return 1
+	case Write:
+		return 2
+	case Admin:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether s is a known scope.
+func (s Scope) Valid() bool { return s.rank() > 0 }
+
+// Allows reports whether a key of scope s may do what needs scope need.
+func (s Scope) Allows(need Scope) bool { return s.rank() >= need.rank() && s.Valid() }
+
+// ParseScope accepts "read", "write" or "admin".
+func ParseScope(v string) (Scope, error) {
+	s := Scope(strings.ToLower(strings.TrimSpace(v)))
+	if !s.Valid() {
+		return "", apperr.InvalidField("scope", "must be read, write or admin, got %q", v)
+	}
+	return s, nil
+}
+
+// Key is a stored key, without its secret.
+type Key struct {
+	ID         int64
+	Prefix     string
+	Name       string
+	Scope      Scope
+	GuildID    int64 // 0: every guild
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+	RevokedAt  time.Time // zero: active
+}
+
+// Revoked reports whether the key was revoked.
+func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// AllowsGuild reports whether the key may act in guild.
+func (k Key) AllowsGuild(guild int64) bool { return k.GuildID == 0 || k.GuildID == guild }
+
+func keyOf(r sqldb.ApiKey) Key {
+	return Key{ID: r.ID, Prefix: r.Prefix, Name: r.Name, Scope: Scope(r.Scope), GuildID: r.GuildID.Int64,
+		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt.Time, RevokedAt: r.RevokedAt.Time}
+}
+
+// ErrInvalidKey covers every way a presented key fails: malformed, unknown,
+// wrong secret or revoked. Callers learn nothing about which, on purpose.
+var ErrInvalidKey = errors.New("the API key is missing, malformed, unknown or revoked")
+
+// Token format.
+const (
+	tokenPrefix  = "sdk_"
+	prefixBytes  = 6  // 12 hex characters: public, looked up
+	secretBytes  = 32 // 256 bits of entropy
+	maxNameRunes = 100
+)
+
+// touchEvery bounds writes of last_used_at: at most one per key per interval.
+const touchEvery = time.Minute
+
+// Service creates, lists, revokes and checks keys.
+type Service struct {
+	db  *store.DB
+	now func() time.Time
+
+	mu      sync.Mutex
+	touched map[int64]time.Time // key id -> last write of last_used_at by this process
+}
+
+// NewService returns a Service; now is the clock (nil: time.Now).
+func NewService(db *store.DB, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, now: func() time.Time { return now().UTC() }, touched: map[int64]time.Time{}}
+}
+
+func newSecret() (prefix, secret string, err error) {
+	p := make([]byte, prefixBytes)
+	s := make([]byte, secretBytes)
+	if _, err := rand.Read(p); err != nil {
+		return "", "", err
+	}
+	if _, err := rand.Read(s); err != nil {
+		return "", "", err
+	}
+	return hex.EncodeToString(p), hex.EncodeToString(s), nil
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// splitToken parses "sdk_<prefix>_<secret>".
+func splitToken(token string) (prefix, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return "", "", false
+	}
+	prefix, secret, ok = strings.Cut(rest, "_")
+	if !ok || len(prefix) != 2*prefixBytes || len(secret) != 2*secretBytes {
+		return "", "", false
+	}
+	return prefix, secret, true
+}
+
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", apperr.InvalidField("name", "a key needs a name saying who uses it")
+	}
+	if n := utf8.RuneCountInString(name); n > maxNameRunes {
+		return "", apperr.InvalidField("name", "at most %d characters, got %d", maxNameRunes, n)
+	}
+	return name, nil
+}
+
+// Create issues a key and returns it with the full token, which is never
+// shown again.
+func (s *Service) Create(ctx context.Context, name string, scope Scope, guild int64) (Key, string, error) {
+	var k Key
+	var token string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		k, token, err = s.create(ctx, tx.Queries, name, scope, guild)
+		return err
+	})
+	return k, token, err
+}
+
+func (s *Service) create(ctx context.Context, q *sqldb.Queries, name string, scope Scope, guild int64) (Key, string, error) {
+	name, err := checkName(name)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if !scope.Valid() {
+		return Key{}, "", apperr.InvalidField("scope", "must be read, write or admin, got %q", string(scope))
+	}
+	if guild < 0 {
+		return Key{}, "", apperr.InvalidField("guild", "must be a Discord guild id")
+	}
+	prefix, secret, err := newSecret()
+	if err != nil {
+		return Key{}, "", fmt.Errorf("generate key: %w", err)
+	}
+	r, err := q.CreateAPIKey(ctx, sqldb.CreateAPIKeyParams{
+		Prefix: prefix, SecretHash: hashSecret(secret), Name: name, Scope: string(scope),
+		GuildID: sql.NullInt64{Int64: guild, Valid: guild != 0}, CreatedAt: s.now(),
+	})
+	if err != nil {
+		return Key{}, "", fmt.Errorf("save key: %w", err)
+	}
+	return keyOf(r), tokenPrefix + prefix + "_" + secret, nil
+}
+
+// List returns every key, revoked ones included, oldest first.
+func (s *Service) List(ctx context.Context) ([]Key, error) {
+	rows, err := s.db.Q().ListAPIKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	out := make([]Key, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, keyOf(r))
+	}
+	return out, nil
+}
+
+// Revoke disables the key with this prefix at once.
+func (s *Service) Revoke(ctx context.Context, prefix string) (Key, error) {
+	var k Key
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		k, err = s.revoke(ctx, tx.Queries, prefix)
+		return err
+	})
+	return k, err
+}
+
+func (s *Service) revoke(ctx context.Context, q *sqldb.Queries, prefix string) (Key, error) {
+	prefix = strings.TrimPrefix(strings.TrimSpace(prefix), tokenPrefix)
+	r, err := q.GetAPIKeyByPrefix(ctx, prefix)
+	if store.IsNoRows(err) {
+		return Key{}, apperr.New(apperr.NotFound, "no API key has the prefix %q (see \"smarterdev apikey list\")", prefix)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("read key: %w", err)
+	}
+	if r.RevokedAt.Valid {
+		return Key{}, apperr.New(apperr.Conflict, "the API key %s was already revoked", prefix)
+	}
+	now := s.now()
+	if _, err := q.RevokeAPIKey(ctx, sqldb.RevokeAPIKeyParams{Now: sql.NullTime{Time: now, Valid: true}, Prefix: prefix}); err != nil {
+		return Key{}, fmt.Errorf("revoke key: %w", err)
+	}
+	k := keyOf(r)
+	k.RevokedAt = now
+	return k, nil
+}
+
+// Rotate revokes the key with this prefix and issues a new one with the same
+// name, scope and guild, in one transaction.
+func (s *Service) Rotate(ctx context.Context, prefix string) (Key, string, error) {
+	var k Key
+	var token string
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		old, err := s.revoke(ctx, tx.Queries, prefix)
+		if err != nil {
+			return err
+		}
+		k, token, err = s.create(ctx, tx.Queries, old.Name, old.Scope, old.GuildID)
+		return err
+	})
+	return k, token, err
+}
+
+// Authenticate checks a presented token and returns its key; any failure is
+// ErrInvalidKey. It records the use at most once a minute per key.
+func (s *Service) Authenticate(ctx context.Context, token string) (Key, error) {
+	prefix, secret, ok := splitToken(token)
+	if !ok {
+		return Key{}, ErrInvalidKey
+	}
+	r, err := s.db.Q().GetAPIKeyByPrefix(ctx, prefix)
+	if store.IsNoRows(err) {
+		return Key{}, ErrInvalidKey
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("read key: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(r.SecretHash)) != 1 || r.RevokedAt.Valid {
+		return Key{}, ErrInvalidKey
+	}
+	k := keyOf(r)
+	s.touch(ctx, k)
+	return k, nil
+}
+
+// touch writes last_used_at when this process has not done so for the key in
+// the last minute; the statement's own guard keeps other processes to the
+// same rate. A failed write only costs the timestamp's freshness.
+func (s *Service) touch(ctx context.Context, k Key) {
+	now := s.now()
+	s.mu.Lock()
+	last, seen := s.touched[k.ID]
+	if seen && now.Sub(last) < touchEvery {
+		s.mu.Unlock()
+		return
+	}
+	s.touched[k.ID] = now
+	if len(s.touched) > 10_000 { // bound the map: forgetting only costs a write
+		clear(s.touched)
+	}
+	s.mu.Unlock()
+	_ = s.db.Tx(ctx, func(tx *store.Tx) error {
+		return tx.TouchAPIKey(ctx, sqldb.TouchAPIKeyParams{
+			Now: sql.NullTime{Time: now, Valid: true}, ID: k.ID,
+			Cutoff: sql.NullTime{Time: now.Add(-touchEvery), Valid: true},
+		})
+	})
+}

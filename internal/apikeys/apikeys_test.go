@@ -1,0 +1,70 @@
+package apikeys_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/storetest"
+)
+
+func TestKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		s := apikeys.NewService(db, func() time.Time { return now })
+		k, token, err := s.Create(ctx, "bot", apikeys.Write, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(token, "_")
+		if len(parts) != 3 || parts[0] != "sdk" || parts[1] != k.Prefix || len(parts[2]) != 64 {
+			t.Fatalf("token %q", token)
+		}
+		got, err := s.Authenticate(ctx, token)
+		if err != nil || got.ID != k.ID || got.Scope != apikeys.Write || got.GuildID != 7 {
+			t.Fatalf("authenticate: %+v %v", got, err)
+		}
+		for _, bad := range []string{"", "sdk_", token[:len(token)-1] + "x", "sdk_" + k.Prefix + "_" + strings.Repeat("a", 64), strings.Replace(token, "sdk_", "sdx_", 1)} {
+			if _, err := s.Authenticate(ctx, bad); !errors.Is(err, apikeys.ErrInvalidKey) {
+				t.Errorf("%q: %v", bad, err)
+			}
+		}
+		// last_used_at is written on first use, then at most once a minute.
+		ks, _ := s.List(ctx)
+		if !ks[0].LastUsedAt.Equal(now) {
+			t.Fatalf("last used: %v", ks[0].LastUsedAt)
+		}
+		now = now.Add(30 * time.Second)
+		_, _ = s.Authenticate(ctx, token)
+		if ks, _ = s.List(ctx); !ks[0].LastUsedAt.Equal(now.Add(-30 * time.Second)) {
+			t.Fatalf("last used written again within a minute: %v", ks[0].LastUsedAt)
+		}
+		if !apikeys.Write.Allows(apikeys.Read) || apikeys.Write.Allows(apikeys.Admin) || !apikeys.Admin.Allows(apikeys.Write) {
+			t.Fatal("scope order")
+		}
+		nk, ntoken, err := s.Rotate(ctx, k.Prefix)
+		if err != nil || nk.Name != "bot" || nk.Scope != apikeys.Write || nk.GuildID != 7 || nk.Prefix == k.Prefix {
+			t.Fatalf("rotate: %+v %v", nk, err)
+		}
+		if _, err := s.Authenticate(ctx, token); !errors.Is(err, apikeys.ErrInvalidKey) {
+			t.Fatal("old key still works")
+		}
+		if _, err := s.Authenticate(ctx, ntoken); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Revoke(ctx, nk.Prefix); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Revoke(ctx, nk.Prefix); err == nil {
+			t.Fatal("revoked twice")
+		}
+		if _, _, err := s.Create(ctx, "x", "root", 0); err == nil {
+			t.Fatal("bad scope accepted")
+		}
+	})
+}

@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/config"
+	"github.com/smarterdev/smarterdev/internal/store"
+)
+
+// apikeyCommand manages REST API keys. A new key goes to stdout alone, so
+// scripts can capture it; everything said about it goes to stderr.
+func apikeyCommand(e env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apikey",
+		Short: "Create, list, revoke and rotate REST API keys",
+		RunE:  helpAndFail,
+	}
+	var name, scope string
+	var guild int64
+	create := &cobra.Command{
+		Use:   "create --name NAME --scope read|write|admin [--guild ID]",
+		Short: "Issue a key and print it once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc, err := apikeys.ParseScope(scope)
+			if err != nil {
+				return usageError(err)
+			}
+			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
+				k, token, err := keys.Create(cmd.Context(), name, sc, guild)
+				if err != nil {
+					return keyError(cfg, err)
+				}
+				fmt.Fprintln(e.stdout, token)
+				fmt.Fprintf(e.stderr, "created API key %s (%q, scope %s, %s); it is shown only this once\n",
+					k.Prefix, k.Name, k.Scope, guildText(k.GuildID))
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "who or what uses the key (required)")
+	create.Flags().StringVar(&scope, "scope", "", "read, write or admin (required)")
+	create.Flags().Int64Var(&guild, "guild", 0, "bind the key to one guild id (default: every guild)")
+	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("scope")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List keys: prefix, name, scope, guild, created, last used, revoked",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
+				ks, err := keys.List(cmd.Context())
+				if err != nil {
+					return keyError(cfg, err)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tGUILD\tCREATED\tLAST USED\tREVOKED")
+				for _, k := range ks {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Scope, guildText(k.GuildID),
+						timeText(k.CreatedAt), timeText(k.LastUsedAt), timeText(k.RevokedAt))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke PREFIX",
+		Short: "Disable a key at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
+				k, err := keys.Revoke(cmd.Context(), args[0])
+				if err != nil {
+					return keyError(cfg, err)
+				}
+				fmt.Fprintf(e.stdout, "revoked API key %s (%q)\n", k.Prefix, k.Name)
+				return nil
+			})
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate PREFIX",
+		Short: "Revoke a key and issue a new one with the same name, scope and guild",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
+				k, token, err := keys.Rotate(cmd.Context(), args[0])
+				if err != nil {
+					return keyError(cfg, err)
+				}
+				fmt.Fprintln(e.stdout, token)
+				fmt.Fprintf(e.stderr, "revoked %s; created API key %s (%q, scope %s, %s); it is shown only this once\n",
+					args[0], k.Prefix, k.Name, k.Scope, guildText(k.GuildID))
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(create, list, revoke, rotate)
+	return cmd
+}
+
+// withKeys opens the database with the same schema rule as the server:
+// SQLite is migrated on the spot, PostgreSQL must be up to date already.
+func withKeys(ctx context.Context, e env, fn func(config.Config, *apikeys.Service) error) error {
+	cfg, log, err := e.setup()
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return failure(cfg, err)
+	}
+	defer db.Close()
+	if db.Dialect == store.SQLite {
+		err = migrateUp(ctx, db, log)
+	} else if st, serr := db.MigrationStatus(ctx); serr != nil {
+		err = serr
+	} else if !st.UpToDate() {
+		err = &SchemaError{Current: st.Current, Latest: st.Latest}
+	}
+	if err != nil {
+		return failure(cfg, err)
+	}
+	return fn(cfg, apikeys.NewService(db, nil))
+}
+
+func keyError(cfg config.Config, err error) error {
+	if apperr.Is(err, apperr.Invalid) {
+		return usageError(err)
+	}
+	return failure(cfg, err)
+}
+
+func guildText(id int64) string {
+	if id == 0 {
+		return "every guild"
+	}
+	return "guild " + strconv.FormatInt(id, 10)
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
