@@ -2,15 +2,13 @@ package economy_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
+	"github.com/smarterdev/smarterdev/internal/bus/redisbus/redistest"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
@@ -21,23 +19,11 @@ import (
 // saved through one is seen by the other, which had cached the old value,
 // within a second.
 func TestConfigChangeReachesOtherProcessesOverRedis(t *testing.T) {
-	url := os.Getenv("SMARTERDEV_TEST_REDIS_URL")
-	if url == "" {
-		if storetest.RequireServices() {
-			t.Fatal("SMARTERDEV_REQUIRE_SERVICES=1 but SMARTERDEV_TEST_REDIS_URL is not set")
-		}
-		t.Skip("SMARTERDEV_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opt := redistest.Options(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		prefix := "econtest-" + hex.EncodeToString(b)
+		prefix := redistest.Prefix(t, redistest.Client(t), "econtest")
 		newProcess := func() *economy.Service {
 			client := redis.NewClient(opt)
 			t.Cleanup(func() { client.Close() })

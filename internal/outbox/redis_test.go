@@ -2,15 +2,13 @@ package outbox_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
+	"github.com/smarterdev/smarterdev/internal/bus/redisbus/redistest"
 	"github.com/smarterdev/smarterdev/internal/jobs"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/store"
@@ -20,22 +18,11 @@ import (
 // TestRelayAcrossRedisOutage: jobs committed while Redis cannot be reached
 // stay in the outbox and reach Redis once it answers again.
 func TestRelayAcrossRedisOutage(t *testing.T) {
-	url := os.Getenv("SMARTERDEV_TEST_REDIS_URL")
-	if url == "" {
-		if storetest.RequireServices() {
-			t.Fatal("SMARTERDEV_REQUIRE_SERVICES=1 but SMARTERDEV_TEST_REDIS_URL is not set")
-		}
-		t.Skip("SMARTERDEV_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opt := redistest.Options(t)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		prefix := "outboxtest-" + hex.EncodeToString(b)
+		live := redistest.Client(t)
+		prefix := redistest.Prefix(t, live, "outboxtest")
 
 		// Redis "down": nothing listens on this port.
 		deadOpt := *opt
@@ -53,14 +40,6 @@ func TestRelayAcrossRedisOutage(t *testing.T) {
 			t.Fatalf("pending = %d during the outage, want 5", got)
 		}
 
-		live := redis.NewClient(opt)
-		defer live.Close()
-		defer func() {
-			keys, _ := live.Keys(ctx, prefix+"*").Result()
-			if len(keys) > 0 {
-				live.Del(ctx, keys...)
-			}
-		}()
 		up := redisbus.New(live, redisbus.Options{Prefix: prefix})
 		defer up.Close()
 		if _, err := outbox.NewRelay(db, up, outbox.Options{}).RelayOnce(ctx); err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,61 +14,17 @@ import (
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/bus/bustest"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
+	"github.com/smarterdev/smarterdev/internal/bus/redisbus/redistest"
 )
 
-// testClient connects to SMARTERDEV_TEST_REDIS_URL, skipping the test when
-// no Redis is configured or reachable unless SMARTERDEV_REQUIRE_SERVICES=1.
-func testClient(t *testing.T) *redis.Client {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("SMARTERDEV_REQUIRE_SERVICES") == "1" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	url := os.Getenv("SMARTERDEV_TEST_REDIS_URL")
-	if url == "" {
-		unavailable("SMARTERDEV_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("SMARTERDEV_TEST_REDIS_URL: %v", err)
-	}
-	client := redis.NewClient(opt)
-	t.Cleanup(func() { _ = client.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		unavailable("Redis at SMARTERDEV_TEST_REDIS_URL does not answer PING: %v", err)
-	}
-	return client
-}
+func testClient(t *testing.T) *redis.Client { return redistest.Client(t) }
 
-// prefixFor gives every test its own key prefix and deletes its keys afterwards.
 func prefixFor(t *testing.T, client *redis.Client) string {
-	p := fmt.Sprintf("bustest-%s", rand.Text()[:10])
-	t.Cleanup(func() { deleteKeys(t, client, p) })
-	return p
+	return redistest.Prefix(t, client, "bustest")
 }
 
 func deleteKeys(t *testing.T, client *redis.Client, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("scan %s*: %v", prefix, err)
-		return
-	}
-	if len(keys) > 0 {
-		if err := client.Del(ctx, keys...).Err(); err != nil {
-			t.Errorf("delete %s*: %v", prefix, err)
-		}
-	}
+	redistest.DeleteKeys(t, client, prefix)
 }
 
 func newBus(t *testing.T, client *redis.Client, prefix string) *redisbus.Bus {
