@@ -8,7 +8,7 @@ LDFLAGS    := -X $(PKG)/internal/app.version=$(VERSION) -X $(PKG)/internal/app.c
 # The race detector needs cgo (a C compiler); without one the tests still run.
 RACE       := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test bench lint generate check-generated clean
+.PHONY: run build test bench lint generate check-generated check-deploy clean
 
 run: ## start every role in one process (SQLite in ./data, in-process bus, http://127.0.0.1:8080)
 	SMARTERDEV_LOG_FORMAT=$${SMARTERDEV_LOG_FORMAT:-text} $(GO) run -ldflags "$(LDFLAGS)" ./cmd/smarterdev serve
@@ -37,6 +37,11 @@ generate: ## regenerate the sqlc query package
 check-generated: generate ## fail when generated code is stale
 	@git diff --exit-code -- internal/store/sqldb || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@[ -z "$$(git status --porcelain -- internal/store/sqldb)" ] || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+check-deploy: ## check the Prometheus rules (and their unit tests) and the Alertmanager example: needs promtool and amtool (Debian: prometheus, prometheus-alertmanager)
+	promtool check rules deploy/prometheus/rules.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	amtool check-config deploy/alertmanager/alertmanager.example.yml
 
 clean:
 	rm -rf bin

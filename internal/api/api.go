@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"github.com/smarterdev/smarterdev/internal/logging"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -91,7 +92,8 @@ func New(d Deps) (http.Handler, error) {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblemHTTP(w, r, newProblem(http.StatusNotFound, "not_found", "no API route matches "+r.Method+" "+r.URL.Path+"; see /api/docs"))
 	})
-	return withRequestID(s.recoverer(mux)), nil
+	// CaptureRoute labels metrics, logs and spans with the API route pattern.
+	return withRequestID(s.recoverer(logging.CaptureRoute(mux))), nil
 }
 
 const apiDescription = `The REST API of Smarter Dev: the bytes economy and squads of the guilds this

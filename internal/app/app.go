@@ -14,10 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/health"
+	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
 )
 
 // Role is which parts of the product a process runs.
@@ -54,8 +60,11 @@ type App struct {
 	db       *store.DB
 	bus      bus.Bus
 	closeBus func() error
+	redis    *redis.Client // nil without SMARTERDEV_REDIS_URL; closed with the bus
 	health   *health.Checker
 	services *Services
+	metrics  *prometheus.Registry // served on /metrics (observability.go)
+	tracing  *telemetry.Tracing
 
 	srv       *http.Server
 	ln        net.Listener
@@ -99,6 +108,11 @@ func Start(ctx context.Context, cfg config.Config, o Options) (_ *App, err error
 		}
 	}()
 
+	if err := a.setupTracing(ctx); err != nil {
+		return nil, err
+	}
+	closers = append(closers, func() error { return a.tracing.Shutdown(context.Background()) })
+
 	a.db, err = openDatabase(ctx, cfg, a.log)
 	if err != nil {
 		return nil, err
@@ -108,11 +122,12 @@ func Start(ctx context.Context, cfg config.Config, o Options) (_ *App, err error
 		return nil, err
 	}
 
-	a.bus, a.closeBus, err = openBus(ctx, cfg, a.log)
+	a.bus, a.closeBus, a.redis, err = openBus(ctx, cfg, a.log)
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, a.closeBus)
+	a.bus = metrics.InstrumentBus(a.bus)
 
 	a.health = health.New(health.Options{Redact: cfg.Secrets()})
 	a.health.Require("database", a.db.Ping)
@@ -123,10 +138,12 @@ func Start(ctx context.Context, cfg config.Config, o Options) (_ *App, err error
 		return nil, err
 	}
 
-	var handler http.Handler = a.routes()
+	a.metrics = a.newMetrics()
+	var handler http.Handler = logging.CaptureRoute(a.routes())
 	if o.WrapHandler != nil {
 		handler = o.WrapHandler(handler)
 	}
+	handler = a.instrument(handler)
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -237,6 +254,9 @@ func (a *App) shutdown() error {
 	}
 	if err := a.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close database: %w", err))
+	}
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush traces: %w", err))
 	}
 	return errors.Join(errs...)
 }

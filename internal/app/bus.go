@@ -12,30 +12,33 @@ import (
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
 	"github.com/smarterdev/smarterdev/internal/config"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 )
 
 // openBus returns the in-process bus when no Redis is configured, so the
 // embedded setup needs nothing else running; with Redis, every process of a
 // deployment shares notifications and jobs. close releases the bus and,
-// for Redis, the client the bus does not own.
-func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (b bus.Bus, close func() error, err error) {
+// for Redis, the client the bus does not own. The client is returned too
+// (nil without Redis) for the other users of Redis, such as rate limits.
+func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (b bus.Bus, close func() error, client *redis.Client, err error) {
 	if !cfg.RedisURL.IsSet() {
 		m := bus.NewMemory()
 		log.Info("bus ready", "kind", "in-process")
-		return m, m.Close, nil
+		return m, m.Close, nil, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL.Value())
 	if err != nil { // config.Load validated it; kept for callers that build a Config by hand
-		return nil, nil, errors.New("SMARTERDEV_REDIS_URL is not a valid Redis URL")
+		return nil, nil, nil, errors.New("SMARTERDEV_REDIS_URL is not a valid Redis URL")
 	}
-	client := redis.NewClient(opts)
+	client = redis.NewClient(opts)
+	client.AddHook(metrics.RedisHook())
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("connect to redis %s: %w", config.RedactURL(cfg.RedisURL.Value()), err)
+		return nil, nil, nil, fmt.Errorf("connect to redis %s: %w", config.RedactURL(cfg.RedisURL.Value()), err)
 	}
 	rb := redisbus.New(client, redisbus.Options{Prefix: "smarterdev", Logger: log.With("component", "bus")})
 	log.Info("bus ready", "kind", "redis", "url", config.RedactURL(cfg.RedisURL.Value()))
-	return rb, func() error { return errors.Join(rb.Close(), client.Close()) }, nil
+	return rb, func() error { return errors.Join(rb.Close(), client.Close()) }, client, nil
 }

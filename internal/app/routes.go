@@ -1,7 +1,12 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
+
+	"github.com/smarterdev/smarterdev/internal/api"
+	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/ratelimit"
 )
 
 // routes is the whole HTTP surface in one place. Every role serves health
@@ -11,9 +16,15 @@ func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /livez", livez())
 	mux.Handle("GET /readyz", a.health.Handler())
+	mux.Handle("GET /metrics", a.metricsHandler())
+	// Answers only loopback clients without proxy headers (docs/observability.md).
+	mux.Handle("/debug/log-level", logging.LevelHandler(a.LogLevel(), a.log))
 	// The web role's surface mounts here, under `if a.role.Runs(RoleWeb)`,
 	// with a.services: /api/v1/..., /api/openapi.json, /api/docs,
 	// /interactions and the dashboard.
+	if a.role.Runs(RoleWeb) {
+		mux.Handle("/api/", a.apiHandler())
+	}
 	return mux
 }
 
@@ -25,4 +36,22 @@ func livez() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+}
+
+// apiHandler builds /api/: rate limits are shared through Redis when the
+// deployment has it, per process otherwise.
+func (a *App) apiHandler() http.Handler {
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(nil)
+	if a.redis != nil {
+		limiter = ratelimit.NewRedis(a.redis, "smarterdev:ratelimit:")
+	}
+	h, err := api.New(api.Deps{
+		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, Keys: a.services.APIKeys,
+		Idempotency: a.services.Idempotency, Limiter: limiter, Logger: a.log.With("component", "api"), Version: version,
+	})
+	if err != nil {
+		a.fail(fmt.Errorf("build the API: %w", err))
+		return http.NotFoundHandler()
+	}
+	return h
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/health"
+	"github.com/smarterdev/smarterdev/internal/logging"
 )
 
 // Exit codes of Run.
@@ -97,12 +98,12 @@ func (e env) setup() (config.Config, *slog.Logger, error) {
 	return cfg, newLogger(cfg, e.stderr), nil
 }
 
+// newLogger builds the process logger (internal/logging): JSON or text,
+// secrets masked, context fields added, level changeable at run time.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	lv := new(slog.LevelVar)
+	lv.Set(cfg.LogLevel)
+	return logging.New(w, logging.Options{Format: cfg.LogFormat, Level: lv, Secrets: logSecrets(cfg)})
 }
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -126,6 +127,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		roleCommand(e, RoleBot, "Hold the Discord gateway shards"),
 		roleCommand(e, RoleWorker, "Carry out durable jobs and scheduled work"),
 		migrateCommand(e),
+		apikeyCommand(e),
 		versionCommand(),
 	)
 	return root

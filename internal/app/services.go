@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/idempotency"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/squads"
 )
@@ -17,8 +20,10 @@ const outboxStuckAfter = 2 * time.Minute
 // Services are the domain services every transport (API, dashboard, Discord,
 // worker) shares. Add a field here when a capability arrives.
 type Services struct {
-	Economy *economy.Service
-	Squads  *squads.Service
+	Economy     *economy.Service
+	Squads      *squads.Service
+	APIKeys     *apikeys.Service
+	Idempotency *idempotency.Store
 }
 
 // wire builds the services and starts what the role runs in the background.
@@ -38,6 +43,8 @@ func (a *App) wire() (*Services, error) {
 	}
 
 	s.Squads = squads.NewService(a.db, s.Economy)
+	s.APIKeys = apikeys.NewService(a.db, nil)
+	s.Idempotency = idempotency.NewStore(a.db, nil)
 
 	if a.role.Runs(RoleWorker) {
 		relay := outbox.NewRelay(a.db, a.bus, outbox.Options{Logger: a.log.With("component", "outbox")})
@@ -52,6 +59,9 @@ func (a *App) wire() (*Services, error) {
 			}
 			return nil
 		})
+		a.Go("idempotency purge", func(ctx context.Context) error {
+			return purgeIdempotencyKeys(ctx, s.Idempotency, a.log)
+		})
 		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
 	}
 	if a.role.Runs(RoleBot) {
@@ -60,4 +70,22 @@ func (a *App) wire() (*Services, error) {
 		a.log.Info("bot: the Discord gateway and commands arrive with later work; serving health only")
 	}
 	return s, nil
+}
+
+// purgeIdempotencyKeys deletes expired Idempotency-Key records hourly.
+func purgeIdempotencyKeys(ctx context.Context, s *idempotency.Store, log *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("idempotency purge failed; retrying in an hour", "err", err)
+		} else if n > 0 {
+			log.Info("idempotency keys purged", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

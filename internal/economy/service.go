@@ -12,6 +12,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/jobs"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -208,6 +209,7 @@ func (s *Service) ClaimDaily(ctx context.Context, guild int64, m Member) (DailyR
 		}
 		return apperr.New(apperr.Unavailable, "the daily claim kept colliding with other writes; try again")
 	})
+	metrics.DailyRewarded(res.Amount, err)
 	return res, err
 }
 
@@ -274,6 +276,7 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 		}
 		return nil
 	})
+	metrics.Transferred(r.Amount, err)
 	return res, err
 }
 

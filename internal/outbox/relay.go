@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -72,6 +73,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		switch {
 		case err != nil:
 			failures++
+			metrics.OutboxFailures.Inc()
 			wait = min(r.opts.Interval*time.Duration(1<<min(failures, 6)), 10*time.Second)
 			r.opts.Logger.Warn("outbox relay failed; jobs stay in the outbox and will be retried", "err", err, "retry_in", wait)
 		case n == r.opts.Batch:
@@ -128,6 +130,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		metrics.OutboxRelayed.Add(float64(published))
+	}
 	return published, err
 }
 

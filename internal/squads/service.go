@@ -14,6 +14,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/jobs"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -355,6 +356,7 @@ func (s *Service) Join(ctx context.Context, guild int64, m economy.Member, targe
 	if err != nil {
 		return JoinResult{}, err
 	}
+	metrics.SquadJoined(res.From != nil)
 	res.Account, err = s.econ.Balance(ctx, guild, m.ID)
 	return res, err
 }
@@ -388,6 +390,7 @@ func (s *Service) Leave(ctx context.Context, guild int64, m economy.Member) (Squ
 		left = squadOf(sq)
 		return enqueueRole(ctx, tx, guild, m.ID, sq.RoleID, false, "left squad "+sq.Name)
 	})
+	metrics.SquadLeft(err)
 	return left, err
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,6 +26,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
 )
 
 //go:embed migrations
@@ -52,6 +54,7 @@ type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	path    string // SQLite file, for backups and messages
+	readQ   atomic.Pointer[sqldb.Queries]
 }
 
 // Open connects to rawURL: "postgres://..." / "postgresql://..." or
@@ -155,8 +158,25 @@ func (db *DB) Close() error {
 // Stats returns the pool statistics of the writer pool, for metrics.
 func (db *DB) Stats() sql.DBStats { return db.write.Stats() }
 
-// Q returns queries for reads outside a transaction.
-func (db *DB) Q() *sqldb.Queries { return sqldb.New(db.read) }
+// PoolStats returns the statistics of every pool by name: "primary" on
+// PostgreSQL, "write" and "read" on SQLite.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	if db.read == db.write {
+		return map[string]sql.DBStats{"primary": db.write.Stats()}
+	}
+	return map[string]sql.DBStats{"write": db.write.Stats(), "read": db.read.Stats()}
+}
+
+// Q returns queries for reads outside a transaction (timed and traced, see
+// instrument.go; the value is shared, Queries holds no state).
+func (db *DB) Q() *sqldb.Queries {
+	if q := db.readQ.Load(); q != nil {
+		return q
+	}
+	q := sqldb.New(db.instrument(db.read))
+	db.readQ.Store(q)
+	return q
+}
 
 // SQL exposes the writer pool to tests and tools that need raw SQL.
 func (db *DB) SQL() *sql.DB { return db.write }
@@ -177,7 +197,10 @@ func (t *Tx) SQL() *sql.Tx { return t.tx }
 
 // Enqueue writes a job to the outbox in this transaction: it is published to
 // the bus only if the transaction commits, and is never lost once it has.
+// The trace context of ctx is added to headers (unless they carry a
+// traceparent already), so the job's consumer span joins the caller's trace.
 func (t *Tx) Enqueue(ctx context.Context, queue string, payload any, headers map[string]string) error {
+	headers = telemetry.Inject(ctx, headers)
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("encode outbox payload: %w", err)
@@ -225,7 +248,7 @@ func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &Tx{Queries: sqldb.New(sqlTx), tx: sqlTx, now: time.Now().UTC(), db: db}
+	t := &Tx{Queries: sqldb.New(db.instrument(sqlTx)), tx: sqlTx, now: time.Now().UTC(), db: db}
 	if err = fn(t); err != nil {
 		return err
 	}

@@ -1,0 +1,238 @@
+package logging
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Request is what the HTTP middleware learns about a request while it is
+// served: the route pattern the ServeMux matched, the status and the size of
+// the response. Inner middleware (metrics) reads it after the handler returns.
+type Request struct {
+	ID      string
+	Start   time.Time
+	Pattern string // e.g. "GET /api/v1/guilds/{guild}/squads"; "" when nothing matched
+	Status  int
+	Bytes   int64
+}
+
+type requestKey struct{}
+
+// RequestOf returns the request record of ctx, or nil outside Middleware.
+func RequestOf(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
+}
+
+// HeaderRequestID is the request id header, read from clients and proxies
+// when sane and always echoed in the response.
+const HeaderRequestID = "X-Request-Id"
+
+// Middleware gives every request an id (X-Request-Id when sane, else a new
+// one, echoed in the response), puts it and a Request record in the context,
+// names the request's span after the route pattern and writes one access log
+// line per request. Put it inside the tracing middleware, so the access log
+// carries the trace id, and CaptureRoute directly around the ServeMux.
+func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if !saneRequestID(id) {
+			id = newRequestID()
+			r.Header.Set(HeaderRequestID, id) // inner layers that read the header agree
+		}
+		w.Header().Set(HeaderRequestID, id)
+		rec := &Request{ID: id, Start: time.Now()}
+		ctx := context.WithValue(WithRequestID(r.Context(), id), requestKey{}, rec)
+		rw := &responseWriter{ResponseWriter: w, rec: rec}
+		defer func() {
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK
+			}
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				rec.Status = http.StatusInternalServerError
+				log.ErrorContext(ctx, "handler panicked", "route", Route(rec.Pattern), "panic", fmt.Sprint(p))
+				if !rw.wrote {
+					http.Error(rw, "internal error", http.StatusInternalServerError)
+				}
+			}
+			route := Route(rec.Pattern)
+			if span := trace.SpanFromContext(ctx); span.IsRecording() {
+				span.SetName(r.Method + " " + route)
+				span.SetAttributes(attribute.String("http.route", route))
+			}
+			level := slog.LevelInfo
+			switch {
+			case rec.Status >= 500:
+				level = slog.LevelError
+			case route == "/livez" || route == "/readyz" || route == "/metrics":
+				level = slog.LevelDebug // probes and scrapes every few seconds
+			}
+			if !log.Enabled(ctx, level) {
+				return
+			}
+			log.LogAttrs(ctx, level, "http request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", rec.Status),
+				slog.Float64("duration_ms", float64(time.Since(rec.Start).Microseconds())/1000),
+				slog.Int64("bytes", rec.Bytes),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(rw, r.WithContext(ctx))
+	})
+}
+
+// Route is the path part of a ServeMux pattern ("GET /x/{id}" -> "/x/{id}"),
+// "unmatched" when no route matched: a bounded value for labels and logs.
+func Route(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = pattern[i+1:]
+	}
+	return pattern
+}
+
+// CaptureRoute wraps a ServeMux: after it has routed a request, the matched
+// pattern (r.Pattern, set by the mux on the request it was given) is copied
+// to the Request record that the outer middleware reads. Nested muxes (the
+// API's own under "/api/") wrap theirs too: the innermost pattern wins.
+func CaptureRoute(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if r.Pattern != "" {
+			SetRoute(r.Context(), r.Pattern)
+		}
+	})
+}
+
+// SetRoute records the route pattern of the request in ctx unless a more
+// specific (inner) one was recorded already. Routers other than ServeMux
+// call it with their route template.
+func SetRoute(ctx context.Context, pattern string) {
+	if rec := RequestOf(ctx); rec != nil && rec.Pattern == "" {
+		rec.Pattern = pattern
+	}
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// responseWriter records the status and the bytes written.
+type responseWriter struct {
+	http.ResponseWriter
+	rec   *Request
+	wrote bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.rec.Status = code
+		if code >= 200 { // 1xx informational headers may precede the real status
+			w.wrote = true
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		if w.rec.Status == 0 {
+			w.rec.Status = http.StatusOK
+		}
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.rec.Bytes += int64(n)
+	return n, err
+}
+
+// Flush lets streaming handlers flush through the wrapper.
+func (w *responseWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		if !w.wrote {
+			w.wrote = true
+			if w.rec.Status == 0 {
+				w.rec.Status = http.StatusOK
+			}
+		}
+		f.Flush()
+	}
+}
+
+// Unwrap serves http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// LevelHandler answers POST ?level=debug|info|warn|error (or a number) by
+// changing lv at once, and GET by showing it. It answers only requests that
+// come straight from a loopback address without proxy headers: it is an
+// operator's tool on the machine itself, never exposed through a proxy.
+func LevelHandler(lv *slog.LevelVar, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fromLoopback(r) {
+			http.Error(w, "only answered on a loopback address", http.StatusForbidden)
+			return
+		}
+		if lv == nil {
+			http.Error(w, "this logger's level is fixed", http.StatusNotImplemented)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(r.URL.Query().Get("level"))); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = fmt.Fprintf(w, `{"error":"level must be debug, info, warn or error"}`+"\n")
+				return
+			}
+			old := lv.Level()
+			lv.Set(l)
+			log.WarnContext(r.Context(), "log level changed", "from", old.String(), "to", l.String())
+		}
+		_, _ = fmt.Fprintf(w, `{"level":%q}`+"\n", lv.Level().String())
+	})
+}
+
+func fromLoopback(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

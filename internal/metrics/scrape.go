@@ -1,0 +1,129 @@
+package metrics
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	outboxPending = prometheus.NewDesc(ns+"_outbox_pending_jobs",
+		"Outbox rows not yet relayed to the bus.", nil, nil)
+	outboxOldest = prometheus.NewDesc(ns+"_outbox_oldest_pending_age_seconds",
+		"Age of the oldest outbox row not yet relayed (0 when none).", nil, nil)
+)
+
+// OutboxLag reads the outbox backlog (outbox.Lag).
+type OutboxLag func(ctx context.Context) (pending int64, oldest time.Duration, err error)
+
+type outboxCollector struct{ lag OutboxLag }
+
+// NewOutboxCollector reads the outbox backlog at scrape time (two indexed queries).
+func NewOutboxCollector(lag OutboxLag) prometheus.Collector { return outboxCollector{lag} }
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxPending
+	ch <- outboxOldest
+}
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, oldest, err := c.lag(ctx)
+	if err != nil {
+		CollectErrors.WithLabelValues("outbox").Inc()
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, oldest.Seconds())
+}
+
+// GuildEconomy is one guild's economy at a glance, for scrape-time gauges.
+type GuildEconomy struct {
+	GuildID       int64
+	Accounts      int64
+	Circulation   int64 // currency held by all members
+	ActiveMembers int64 // members with a daily claim or a transfer sent today (UTC)
+}
+
+// EconomySnapshot reads every guild's economy.
+type EconomySnapshot func(ctx context.Context) ([]GuildEconomy, error)
+
+type economyCollector struct {
+	read                          EconomySnapshot
+	ttl                           time.Duration
+	perGuild                      bool
+	accounts, circulation, active *prometheus.Desc
+
+	mu      sync.Mutex
+	at      time.Time
+	cached  []GuildEconomy
+	lastErr error
+}
+
+// NewEconomyCollector serves the economy gauges from read, called at most
+// once per ttl (the queries scan the accounts table). With perGuild the
+// gauges carry a guild label; otherwise they are totals.
+func NewEconomyCollector(read EconomySnapshot, ttl time.Duration, perGuild bool) prometheus.Collector {
+	var labels []string
+	if perGuild {
+		labels = []string{"guild"}
+	}
+	return &economyCollector{
+		read: read, ttl: ttl, perGuild: perGuild,
+		accounts: prometheus.NewDesc(ns+"_economy_accounts",
+			"Member accounts (members who ever appeared).", labels, nil),
+		circulation: prometheus.NewDesc(ns+"_economy_circulating_amount",
+			"Currency (bytes) held by all members: bytes in circulation.", labels, nil),
+		active: prometheus.NewDesc(ns+"_engagement_daily_active_members",
+			"Members with a daily reward or a transfer sent today (UTC).", labels, nil),
+	}
+}
+
+func (c *economyCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.accounts
+	ch <- c.circulation
+	ch <- c.active
+}
+
+func (c *economyCollector) Collect(ch chan<- prometheus.Metric) {
+	rows, err := c.snapshot()
+	if err != nil {
+		CollectErrors.WithLabelValues("economy").Inc()
+		return
+	}
+	if !c.perGuild {
+		var t GuildEconomy
+		for _, r := range rows {
+			t.Accounts += r.Accounts
+			t.Circulation += r.Circulation
+			t.ActiveMembers += r.ActiveMembers
+		}
+		ch <- prometheus.MustNewConstMetric(c.accounts, prometheus.GaugeValue, float64(t.Accounts))
+		ch <- prometheus.MustNewConstMetric(c.circulation, prometheus.GaugeValue, float64(t.Circulation))
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(t.ActiveMembers))
+		return
+	}
+	for _, r := range rows {
+		g := strconv.FormatInt(r.GuildID, 10)
+		ch <- prometheus.MustNewConstMetric(c.accounts, prometheus.GaugeValue, float64(r.Accounts), g)
+		ch <- prometheus.MustNewConstMetric(c.circulation, prometheus.GaugeValue, float64(r.Circulation), g)
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(r.ActiveMembers), g)
+	}
+}
+
+func (c *economyCollector) snapshot() ([]GuildEconomy, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
+		return c.cached, c.lastErr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.cached, c.lastErr = c.read(ctx)
+	c.at = time.Now()
+	return c.cached, c.lastErr
+}

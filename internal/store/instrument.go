@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/smarterdev/smarterdev/internal/metrics"
+	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+)
+
+const tracerName = "github.com/smarterdev/smarterdev/internal/store"
+
+// instrumented is the sqldb.DBTX every generated query runs through: it
+// times each query under its sqlc name and, inside a traced operation, adds
+// a client span for it. Queries outside a trace (the relay's polling) get no
+// span, so an idle process exports nothing.
+type instrumented struct {
+	db     sqldb.DBTX
+	system string
+}
+
+func (db *DB) instrument(x sqldb.DBTX) sqldb.DBTX {
+	system := "postgresql"
+	if db.Dialect == SQLite {
+		system = "sqlite"
+	}
+	return instrumented{db: x, system: system}
+}
+
+func (i instrumented) start(ctx context.Context, query string) (context.Context, *metrics.QueryMetrics, trace.Span, time.Time) {
+	q := metrics.Query(metrics.QueryName(query))
+	var span trace.Span
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		ctx, span = otel.Tracer(tracerName).Start(ctx, q.Name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("db.system.name", i.system), attribute.String("db.operation.name", q.Name)))
+	}
+	return ctx, q, span, time.Now()
+}
+
+func finish(q *metrics.QueryMetrics, span trace.Span, start time.Time, err error) {
+	q.Observe(time.Since(start), err)
+	if span != nil {
+		if err != nil && err != sql.ErrNoRows {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
+func (i instrumented) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, q, span, start := i.start(ctx, query)
+	res, err := i.db.ExecContext(ctx, query, args...)
+	finish(q, span, start, err)
+	return res, err
+}
+
+func (i instrumented) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return i.db.PrepareContext(ctx, query)
+}
+
+// QueryContext times the query until its first rows are ready; reading them
+// is the caller's time.
+func (i instrumented) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, q, span, start := i.start(ctx, query)
+	rows, err := i.db.QueryContext(ctx, query, args...)
+	finish(q, span, start, err)
+	return rows, err
+}
+
+func (i instrumented) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, q, span, start := i.start(ctx, query)
+	row := i.db.QueryRowContext(ctx, query, args...)
+	finish(q, span, start, row.Err())
+	return row
+}

@@ -1,0 +1,155 @@
+// Package telemetry sets up OpenTelemetry tracing: an OTLP/HTTP exporter when
+// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set,
+// otherwise nothing but OpenTelemetry's no-op tracer. Trace context travels
+// in W3C traceparent/tracestate headers: over HTTP, and through the outbox and
+// the bus in a job's Headers (Inject on the producer side, Extract on the
+// consumer side).
+//
+// Instrumented code takes its tracer from the global provider
+// (otel.Tracer(name)), as OpenTelemetry instrumentation libraries do; Setup
+// and Install set that provider once per process.
+//
+// Add a span with
+//
+//	ctx, span := otel.Tracer("github.com/smarterdev/smarterdev/internal/x").Start(ctx, "x.Do")
+//	defer span.End()
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Propagator is the W3C trace context propagator used everywhere.
+var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
+
+// HeaderTraceparent is the W3C header that carries the parent span.
+const HeaderTraceparent = "traceparent"
+
+var enabled atomic.Bool
+
+// Enabled reports whether a real tracer provider is installed; middleware
+// that only matters for tracing (otelhttp) is skipped otherwise.
+func Enabled() bool { return enabled.Load() }
+
+// Options configures Setup.
+type Options struct {
+	Getenv         func(string) string // default: nothing set
+	ServiceName    string              // default "smarterdev"
+	ServiceVersion string
+	Role           string
+}
+
+// Tracing is the installed tracing; Shutdown flushes and stops it.
+type Tracing struct {
+	provider *sdktrace.TracerProvider // nil when off
+}
+
+// Enabled reports whether spans are exported.
+func (t *Tracing) Enabled() bool { return t != nil && t.provider != nil }
+
+// Shutdown flushes pending spans. It is safe on a nil or disabled Tracing.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if !t.Enabled() {
+		return nil
+	}
+	return t.provider.Shutdown(ctx)
+}
+
+// Setup installs an OTLP/HTTP exporter when the OTEL_EXPORTER_OTLP_*
+// endpoint variables are set; otherwise it changes nothing and tracing stays
+// a no-op. The exporter reads the other standard OTEL_EXPORTER_OTLP_*
+// variables (headers, timeout, TLS) itself.
+func Setup(ctx context.Context, o Options) (*Tracing, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+		return &Tracing{}, nil
+	}
+	if getenv("OTEL_SDK_DISABLED") == "true" {
+		return &Tracing{}, nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+	}
+	name := o.ServiceName
+	if name == "" {
+		name = "smarterdev"
+	}
+	if v := getenv("OTEL_SERVICE_NAME"); v != "" {
+		name = v
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		attribute.String("service.name", name),
+		attribute.String("service.version", o.ServiceVersion),
+		attribute.String("smarterdev.role", o.Role),
+	))
+	if err != nil {
+		res = resource.Default()
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(5*time.Second)),
+		sdktrace.WithResource(res),
+		// The sampler honours OTEL_TRACES_SAMPLER / _ARG; default: parent-based, always on.
+	)
+	Install(tp)
+	return &Tracing{provider: tp}, nil
+}
+
+// Install makes tp the process's tracer provider (tests install one with an
+// in-memory exporter) and switches tracing middleware on.
+func Install(tp trace.TracerProvider) {
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(Propagator)
+	enabled.Store(true)
+}
+
+// Inject returns headers with the trace context of ctx added, unless there is
+// no span in ctx or headers already carry a traceparent. The map given is not
+// modified; a new one is returned when something is added.
+func Inject(ctx context.Context, headers map[string]string) map[string]string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return headers
+	}
+	if _, ok := headers[HeaderTraceparent]; ok {
+		return headers
+	}
+	out := make(map[string]string, len(headers)+2)
+	for k, v := range headers {
+		out[k] = v
+	}
+	Propagator.Inject(ctx, propagation.MapCarrier(out))
+	return out
+}
+
+// Extract returns ctx with the remote span context carried in headers (a
+// job's Headers), so a span started from it joins the producer's trace.
+func Extract(ctx context.Context, headers map[string]string) context.Context {
+	if len(headers) == 0 {
+		return ctx
+	}
+	return Propagator.Extract(ctx, propagation.MapCarrier(headers))
+}
+
+// RecordError marks span as failed with err (nil: nothing).
+func RecordError(span trace.Span, err error) {
+	if err == nil || !span.IsRecording() {
+		return
+	}
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+}
