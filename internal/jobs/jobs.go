@@ -19,3 +19,37 @@ type RoleChange struct {
 // commits, so every process drops its cached copy; the payload is the guild
 // id in decimal.
 const TopicConfigChanged = "config.changed"
+
+// QueueModeration carries ModAction jobs: what a case decided, done on Discord.
+const QueueModeration = "moderation"
+
+// ModAction asks the worker to carry out a case's action. Every action is
+// idempotent on Discord's side (a second ban, timeout or delete changes
+// nothing), so at-least-once delivery acts once.
+type ModAction struct {
+	GuildID         int64  `json:"guild_id,string"`
+	Case            int64  `json:"case"`
+	Action          string `json:"action"` // warn, timeout, kick, ban, unban, untimeout, delete
+	TargetID        int64  `json:"target_id,string"`
+	DurationSeconds int64  `json:"duration_seconds,omitempty"`
+	Reason          string `json:"reason"`
+	ChannelID       int64  `json:"channel_id,string,omitempty"` // the offending message, when it should go
+	MessageID       int64  `json:"message_id,string,omitempty"`
+	DeleteMessage   bool   `json:"delete_message,omitempty"`
+	// DM is sent to the member first when set (a warning, or why they were removed).
+	DM string `json:"dm,omitempty"`
+}
+
+// QueueModLog carries ModLogPost jobs.
+const QueueModLog = "modlog"
+
+// ModLogPost asks the worker to post a case to the guild's mod-log channel.
+type ModLogPost struct {
+	GuildID   int64 `json:"guild_id,string"`
+	ChannelID int64 `json:"channel_id,string"`
+	Case      int64 `json:"case"`
+}
+
+// TopicAutomodChanged is published after a guild's automod rules or
+// moderation settings commit; the payload is the guild id in decimal.
+const TopicAutomodChanged = "automod.changed"
