@@ -46,6 +46,43 @@ type AuditLog struct {
 	CreatedAt time.Time
 }
 
+type AutomodRule struct {
+	ID        int64
+	GuildID   int64
+	Name      string
+	Kind      string
+	Enabled   bool
+	Spec      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type Case struct {
+	GuildID         int64
+	Number          int64
+	TargetID        int64
+	TargetName      string
+	ModeratorID     int64
+	Action          string
+	RuleID          sql.NullInt64
+	RuleName        string
+	RuleKind        string
+	Reason          string
+	DurationSeconds int64
+	ChannelID       sql.NullInt64
+	MessageID       sql.NullInt64
+	State           string
+	ResolvedBy      sql.NullInt64
+	ResolvedAt      sql.NullTime
+	Note            string
+	CreatedAt       time.Time
+}
+
+type CaseCounter struct {
+	GuildID    int64
+	LastNumber int64
+}
+
 type GuildConfig struct {
 	GuildID               int64
 	StartingBalance       int64
@@ -88,6 +125,13 @@ type Ledger struct {
 	CreatedAt        time.Time
 }
 
+type ModerationSetting struct {
+	GuildID   int64
+	Settings  string
+	Version   int64
+	UpdatedAt time.Time
+}
+
 type Outbox struct {
 	ID          int64
 	Queue       string
@@ -123,4 +167,16 @@ type SquadMember struct {
 	UserID   int64
 	SquadID  int64
 	JoinedAt time.Time
+}
+
+type WebSession struct {
+	IDHash      string
+	UserID      int64
+	Username    string
+	AccessToken string
+	CsrfToken   string
+	Dev         bool
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+	ExpiresAt   time.Time
 }
