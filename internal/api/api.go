@@ -18,6 +18,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
 	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/ratelimit"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
@@ -28,6 +29,7 @@ type Deps struct {
 	DB          *store.DB // the audit log is read straight from the store
 	Economy     *economy.Service
 	Squads      *squads.Service
+	Moderation  *moderation.Service
 	Keys        *apikeys.Service
 	Idempotency *idempotency.Store
 	Limiter     ratelimit.Limiter // nil: an in-process limiter
@@ -79,6 +81,9 @@ func New(d Deps) (http.Handler, error) {
 	s.api = humago.New(mux, cfg)
 	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.authorize, s.idempotent)
 	s.routes()
+	if s.Moderation != nil {
+		s.moderationRoutes()
+	}
 
 	var err error
 	if s.spec, err = s.api.OpenAPI().MarshalJSON(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/ratelimit"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
@@ -40,7 +41,7 @@ func newRig(t *testing.T, db *store.DB, limit ratelimit.Limit) *rig {
 	econ := economy.NewService(db, b, economy.Options{})
 	keys := apikeys.NewService(db, nil)
 	h, err := api.New(api.Deps{
-		DB: db, Economy: econ, Squads: squads.NewService(db, econ), Keys: keys,
+		DB: db, Economy: econ, Squads: squads.NewService(db, econ), Moderation: moderation.NewService(db, b, moderation.Options{}), Keys: keys,
 		Idempotency: idempotency.NewStore(db, nil), Limit: limit,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
 	})
@@ -157,6 +158,7 @@ func TestAPI(t *testing.T) {
 		t.Run("pagination", func(t *testing.T) { testPagination(r.with(t)) })
 		t.Run("squads", func(t *testing.T) { testSquads(r.with(t)) })
 		t.Run("admin", func(t *testing.T) { testAdmin(r.with(t)) })
+		t.Run("moderation", func(t *testing.T) { testModeration(r.with(t)) })
 	})
 }
 
@@ -477,6 +479,11 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		"/api/v1/guilds/{guild}/squads/leave":           {"post"},
 		"/api/v1/guilds/{guild}/squads/{squad}/members": {"get"},
 		"/api/v1/guilds/{guild}/members/{user}/squad":   {"get"},
+		"/api/v1/guilds/{guild}/automod/rules":          {"get", "post"},
+		"/api/v1/guilds/{guild}/automod/rules/{rule}":   {"get", "put", "delete"},
+		"/api/v1/guilds/{guild}/automod/try":            {"post"},
+		"/api/v1/guilds/{guild}/cases":                  {"get"},
+		"/api/v1/guilds/{guild}/cases/{number}":         {"get"},
 	}
 	for p, methods := range want {
 		for _, m := range methods {
@@ -518,4 +525,40 @@ func TestInternalErrorIsProblem(t *testing.T) {
 	if got.JSON["request_id"] == "" || got.JSON["request_id"] != got.Header.Get("X-Request-Id") || strings.Contains(string(got.Raw), "sql") {
 		t.Fatalf("500: %s", got.Raw)
 	}
+}
+
+func testModeration(r *rig) {
+	rules := g1 + "/automod/rules"
+	// A bad pattern is refused with what is wrong, and nothing is saved.
+	bad := r.do("POST", rules, r.admin, map[string]any{"name": "raid", "kind": "username", "enabled": true, "pattern": "raid(er", "action": "ban"})
+	r.fieldError(bad, "body.pattern")
+	if !strings.Contains(string(bad.Raw), "missing closing )") {
+		r.t.Fatalf("the refusal should say what is wrong: %s", bad.Raw)
+	}
+	r.expect(r.do("POST", rules, r.write, map[string]any{"name": "x", "kind": "username", "pattern": "x", "action": "ban"}), http.StatusForbidden)
+	created := r.expect(r.do("POST", rules, r.admin, map[string]any{"name": "raid", "kind": "username", "enabled": true,
+		"pattern": `^raider\d+$`, "action": "ban", "exempt_roles": []string{"55"}}), http.StatusOK)
+	id, _ := created.JSON["id"].(string)
+	if id == "" || list(created.JSON["exempt_roles"])[0] != "55" {
+		r.t.Fatalf("created rule: %s", created.Raw)
+	}
+	if got := r.expect(r.do("GET", rules, r.read, nil), http.StatusOK); len(list(got.JSON["items"])) != 1 {
+		r.t.Fatalf("rules: %s", got.Raw)
+	}
+	tried := r.expect(r.do("POST", g1+"/automod/try", r.read, map[string]any{"username": "RAIDER7"}), http.StatusOK)
+	out := list(tried.JSON["outcomes"])
+	if len(out) != 1 || obj(out[0])["triggered"] != true || obj(out[0])["action"] != "ban" {
+		r.t.Fatalf("try: %s", tried.Raw)
+	}
+	r.expect(r.do("PUT", rules+"/"+id, r.admin, map[string]any{"name": "raid", "kind": "username", "enabled": false, "pattern": "x", "action": "kick"}), http.StatusOK)
+	r.expect(r.do("GET", rules+"/999999", r.read, nil), http.StatusNotFound)
+	r.expect(r.do("DELETE", rules+"/"+id, r.admin, nil), http.StatusNoContent)
+	r.expect(r.do("DELETE", rules+"/"+id, r.admin, nil), http.StatusNotFound)
+
+	r.expect(r.do("GET", g1+"/cases/1", r.read, nil), http.StatusNotFound)
+	got := r.expect(r.do("GET", g1+"/cases?state=open&action=ban&user=123", r.read, nil), http.StatusOK)
+	if len(list(got.JSON["items"])) != 0 {
+		r.t.Fatalf("cases: %s", got.Raw)
+	}
+	r.fieldError(r.do("GET", g1+"/cases?state=lost", r.read, nil), "query.state")
 }

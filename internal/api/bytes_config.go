@@ -35,7 +35,7 @@ func (s *server) putConfig(ctx context.Context, in *putConfigInput) (*configOutp
 	}
 	b := in.Body
 	c := economy.Config{StartingBalance: b.StartingBalance, DailyAmount: b.DailyAmount, MaxTransfer: b.MaxTransfer,
-		TransferCooldownHours: b.TransferCooldownHours, SquadMinBalance: b.SquadMinBalance,
+		TransferCooldownHours: b.TransferCooldownHours, SquadMinBalance: b.SquadMinBalance, DailyFeedback: b.DailyFeedback,
 		StreakTiers: []economy.StreakTier{}, RoleRewards: []economy.RoleReward{}}
 	for _, t := range b.StreakTiers {
 		c.StreakTiers = append(c.StreakTiers, economy.StreakTier(t))

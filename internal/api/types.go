@@ -85,6 +85,7 @@ type ConfigBody struct {
 	StreakTiers           []StreakTier `json:"streak_tiers" maxItems:"20"`
 	SquadMinBalance       int64        `json:"squad_min_balance" minimum:"0" example:"0"`
 	RoleRewards           []RoleReward `json:"role_rewards" maxItems:"50"`
+	DailyFeedback         string       `json:"daily_feedback,omitempty" enum:"reaction,reply,none" doc:"How the bot acknowledges a daily reward; default reaction" example:"reaction"`
 }
 
 type Config struct {
@@ -95,7 +96,7 @@ type Config struct {
 func configOf(c economy.Config) Config {
 	out := Config{Version: c.Version, ConfigBody: ConfigBody{StartingBalance: c.StartingBalance, DailyAmount: c.DailyAmount,
 		MaxTransfer: c.MaxTransfer, TransferCooldownHours: c.TransferCooldownHours, SquadMinBalance: c.SquadMinBalance,
-		StreakTiers: []StreakTier{}, RoleRewards: []RoleReward{}}}
+		DailyFeedback: c.DailyFeedback, StreakTiers: []StreakTier{}, RoleRewards: []RoleReward{}}}
 	for _, t := range c.StreakTiers {
 		out.StreakTiers = append(out.StreakTiers, StreakTier(t))
 	}

@@ -24,6 +24,8 @@ func (a *App) routes() http.Handler {
 	// /interactions and the dashboard.
 	if a.role.Runs(RoleWeb) {
 		mux.Handle("/api/", a.apiHandler())
+		mux.Handle("POST /interactions", a.interactionsHandler())
+		mux.Handle("/", a.webHandler()) // the dashboard (internal/web): every path not claimed above
 	}
 	return mux
 }
@@ -46,7 +48,7 @@ func (a *App) apiHandler() http.Handler {
 		limiter = ratelimit.NewRedis(a.redis, "smarterdev:ratelimit:")
 	}
 	h, err := api.New(api.Deps{
-		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, Keys: a.services.APIKeys,
+		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, Moderation: a.services.Moderation, Keys: a.services.APIKeys,
 		Idempotency: a.services.Idempotency, Limiter: limiter, Logger: a.log.With("component", "api"), Version: version,
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/squads"
 )
@@ -22,8 +23,11 @@ const outboxStuckAfter = 2 * time.Minute
 type Services struct {
 	Economy     *economy.Service
 	Squads      *squads.Service
+	Moderation  *moderation.Service
 	APIKeys     *apikeys.Service
 	Idempotency *idempotency.Store
+
+	discord *discordParts // command router and REST client (discord.go)
 }
 
 // wire builds the services and starts what the role runs in the background.
@@ -43,6 +47,10 @@ func (a *App) wire() (*Services, error) {
 	}
 
 	s.Squads = squads.NewService(a.db, s.Economy)
+	s.Moderation = moderation.NewService(a.db, a.bus, moderation.Options{Logger: a.log.With("service", "moderation")})
+	if err := s.Moderation.Start(a.loopCtx); err != nil {
+		return nil, fmt.Errorf("start moderation: %w", err)
+	}
 	s.APIKeys = apikeys.NewService(a.db, nil)
 	s.Idempotency = idempotency.NewStore(a.db, nil)
 
@@ -64,10 +72,10 @@ func (a *App) wire() (*Services, error) {
 		})
 		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
 	}
-	if a.role.Runs(RoleBot) {
-		// The Discord gateway and its command router plug in here, e.g.
-		// a.Go("gateway", bot.Run).
-		a.log.Info("bot: the Discord gateway and commands arrive with later work; serving health only")
+	// Discord (discord.go): the gateway under RoleBot, the role worker under
+	// RoleWorker, the router that /interactions shares under RoleWeb.
+	if err := a.wireDiscord(s); err != nil {
+		return nil, fmt.Errorf("start discord: %w", err)
 	}
 	return s, nil
 }
