@@ -1,6 +1,7 @@
 package automod_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -301,6 +302,78 @@ func BenchmarkMemoryMillionMembers(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "MB")
 		b.ReportMetric(float64(g.Tracked()), "members")
+		runtime.KeepAlive(g)
+	}
+}
+
+// BenchmarkDecodeMessageCreate is the reference for BenchmarkOnMessage20Rules:
+// decoding the gateway's MESSAGE_CREATE payload, which the bot does for every
+// message with or without automod.
+func BenchmarkDecodeMessageCreate(b *testing.B) {
+	payload := []byte(`{"t":"MESSAGE_CREATE","s":42,"op":0,"d":{"id":"1300000000000000042","channel_id":"1200000000000000003",
+"guild_id":"1100000000000000001","author":{"id":"1000000000000000777","username":"alice","global_name":"Alice","avatar":null,"bot":false},
+"member":{"roles":["1300000000000000001","1300000000000000002"],"joined_at":"2026-01-01T00:00:00Z","nick":null},
+"content":"message number 7 with some words in it","timestamp":"2026-05-01T12:00:00.000000+00:00","edited_timestamp":null,
+"tts":false,"mention_everyone":false,"mentions":[],"mention_roles":[],"attachments":[],"embeds":[],"pinned":false,"type":0}}`)
+	type user struct {
+		ID       string  `json:"id"`
+		Username string  `json:"username"`
+		Global   *string `json:"global_name"`
+		Avatar   *string `json:"avatar"`
+		Bot      bool    `json:"bot"`
+	}
+	type event struct {
+		T string `json:"t"`
+		S int64  `json:"s"`
+		D struct {
+			ID        string `json:"id"`
+			ChannelID string `json:"channel_id"`
+			GuildID   string `json:"guild_id"`
+			Author    user   `json:"author"`
+			Member    struct {
+				Roles []string `json:"roles"`
+			} `json:"member"`
+			Content     string `json:"content"`
+			Timestamp   string `json:"timestamp"`
+			Attachments []struct {
+				Filename string `json:"filename"`
+			} `json:"attachments"`
+		} `json:"d"`
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var e event
+		if err := json.Unmarshal(payload, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemoryOverTime streams ten waves of 200,000 new members, one wave
+// per window, and reports the largest and the last heap: with eviction both
+// stay near one wave's worth instead of growing to two million members.
+func BenchmarkMemoryOverTime(b *testing.B) {
+	for b.Loop() {
+		runtime.GC()
+		var base runtime.MemStats
+		runtime.ReadMemStats(&base)
+		g := automod.NewGuild(twentyRules(b))
+		var peak, last float64
+		for wave := range 10 {
+			start := t0.Add(time.Duration(wave) * 31 * time.Second) // past the longest window (30 s)
+			for u := range 200_000 {
+				g.OnMessage(automod.Message{ChannelID: 1, Author: automod.Member{ID: int64(wave*200_000 + u)}, Content: "hi",
+					At: start.Add(time.Duration(u) * time.Microsecond)})
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			last = float64(ms.HeapAlloc-base.HeapAlloc) / 1e6
+			peak = max(peak, last)
+		}
+		b.ReportMetric(peak, "peak-MB")
+		b.ReportMetric(last, "last-MB")
+		b.ReportMetric(float64(g.Tracked()), "tracked")
 		runtime.KeepAlive(g)
 	}
 }
