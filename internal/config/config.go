@@ -34,6 +34,19 @@ type Config struct {
 	LogFormat       string // "json" or "text"
 	ShutdownGrace   time.Duration
 	MetricsPerGuild bool // label metrics by guild; off by default to bound cardinality
+
+	Alerts Alerts
+}
+
+// Alerts configures the worker's built-in alerting, for deployments without
+// Prometheus. No receiver set: no notifications (conditions are still logged).
+type Alerts struct {
+	DiscordWebhook Secret // a Discord channel webhook URL
+	SlackWebhook   Secret // a Slack incoming-webhook URL
+	PagerDutyKey   Secret // an Events API v2 routing key
+	PagerDutyURL   string // the Events API endpoint
+	Repeat         time.Duration
+	MuteUntil      time.Time // no notifications before this instant (maintenance)
 }
 
 // Discord is how the process talks to Discord (or to the emulator).
@@ -68,6 +81,12 @@ const (
 	EnvLogFormat           = "SMARTERDEV_LOG_FORMAT"
 	EnvShutdownGrace       = "SMARTERDEV_SHUTDOWN_GRACE"
 	EnvMetricsPerGuild     = "SMARTERDEV_METRICS_PER_GUILD"
+	EnvAlertDiscordWebhook = "SMARTERDEV_ALERT_DISCORD_WEBHOOK"
+	EnvAlertSlackWebhook   = "SMARTERDEV_ALERT_SLACK_WEBHOOK"
+	EnvAlertPagerDutyKey   = "SMARTERDEV_ALERT_PAGERDUTY_ROUTING_KEY"
+	EnvAlertPagerDutyURL   = "SMARTERDEV_ALERT_PAGERDUTY_URL"
+	EnvAlertRepeat         = "SMARTERDEV_ALERT_REPEAT"
+	EnvAlertMuteUntil      = "SMARTERDEV_ALERT_MUTE_UNTIL"
 )
 
 // Defaults.
@@ -114,6 +133,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ShutdownGrace = r.durationRange(EnvShutdownGrace, DefaultShutdownGrace, time.Second, 10*time.Minute)
 	c.MetricsPerGuild = r.bool(EnvMetricsPerGuild)
 
+	c.Alerts.DiscordWebhook = r.secret(EnvAlertDiscordWebhook, "", checkWebhookURL)
+	c.Alerts.SlackWebhook = r.secret(EnvAlertSlackWebhook, "", checkWebhookURL)
+	c.Alerts.PagerDutyKey = r.secret(EnvAlertPagerDutyKey, "", checkToken)
+	c.Alerts.PagerDutyURL = r.url(EnvAlertPagerDutyURL, "https://events.pagerduty.com/v2/enqueue", "http", "https")
+	c.Alerts.Repeat = r.durationRange(EnvAlertRepeat, 4*time.Hour, time.Minute, 7*24*time.Hour)
+	c.Alerts.MuteUntil = r.timestamp(EnvAlertMuteUntil)
+
 	if r.err != nil {
 		return Config{}, r.err
 	}
@@ -124,7 +150,8 @@ func Load(getenv func(string) string) (Config, error) {
 // (health reports, logs) can scrub them.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []Secret{c.DatabaseURL, c.RedisURL, c.Discord.Token, c.Discord.PublicKey, c.Discord.ClientSecret} {
+	for _, s := range []Secret{c.DatabaseURL, c.RedisURL, c.Discord.Token, c.Discord.PublicKey, c.Discord.ClientSecret,
+		c.Alerts.DiscordWebhook, c.Alerts.SlackWebhook, c.Alerts.PagerDutyKey} {
 		if s == "" {
 			continue
 		}

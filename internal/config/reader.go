@@ -125,6 +125,28 @@ func checkRedisURL(v string) string {
 	return ""
 }
 
+func checkWebhookURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "not a webhook URL: want https://HOST/PATH as the service shows it"
+	}
+	return ""
+}
+
+// timestamp reads an RFC 3339 instant; unset is the zero time.
+func (r *reader) timestamp(name string) time.Time {
+	v := r.get(name)
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		r.fail(name, v, "not a timestamp: want RFC 3339, e.g. 2026-11-22T18:00:00Z")
+		return time.Time{}
+	}
+	return t
+}
+
 func checkToken(v string) string {
 	if strings.ContainsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
 		return "contains whitespace: want the value exactly as the Discord developer portal shows it"
