@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/health"
@@ -63,6 +64,7 @@ type App struct {
 	redis    *redis.Client // nil without SMARTERDEV_REDIS_URL; closed with the bus
 	health   *health.Checker
 	services *Services
+	alerts   *alerting.Alerter    // the worker's built-in alerting; nil in other roles
 	metrics  *prometheus.Registry // served on /metrics (observability.go)
 	tracing  *telemetry.Tracing
 

@@ -70,6 +70,7 @@ func (a *App) wire() (*Services, error) {
 		a.Go("idempotency purge", func(ctx context.Context) error {
 			return purgeIdempotencyKeys(ctx, s.Idempotency, a.log)
 		})
+		a.wireAlerts()
 		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
 	}
 	// Discord (discord.go): the gateway under RoleBot, the role worker under

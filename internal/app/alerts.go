@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/alerting"
+	"github.com/smarterdev/smarterdev/internal/jobs"
+	"github.com/smarterdev/smarterdev/internal/outbox"
+)
+
+// watchedQueues are the job queues whose dead letters raise an alert.
+var watchedQueues = []string{jobs.QueueRoles, jobs.QueueModeration, jobs.QueueModLog}
+
+// wireAlerts starts the worker's built-in alerting (docs/observability.md):
+// for single-machine deployments without Prometheus and Alertmanager.
+func (a *App) wireAlerts() {
+	cfg := a.cfg.Alerts
+	var receivers []alerting.Receiver
+	if v := cfg.DiscordWebhook.Value(); v != "" {
+		receivers = append(receivers, alerting.Discord{URL: v})
+	}
+	if v := cfg.SlackWebhook.Value(); v != "" {
+		receivers = append(receivers, alerting.Slack{URL: v})
+	}
+	if v := cfg.PagerDutyKey.Value(); v != "" {
+		host, _ := os.Hostname()
+		receivers = append(receivers, alerting.PagerDuty{RoutingKey: v, URL: cfg.PagerDutyURL, Source: "smarterdev@" + host})
+	}
+	conds := []alerting.Condition{
+		{Name: "ReadinessFailing", Severity: "critical", Runbook: "docs/runbook.md#readiness-failing", For: 2 * time.Minute,
+			Check: func(ctx context.Context) (string, error) {
+				rep := a.health.Check(ctx)
+				if rep.Ready() {
+					return "", nil
+				}
+				var down []string
+				for name, c := range rep.Components {
+					if c.Status != "up" {
+						down = append(down, name+" ("+c.Error+")")
+					}
+				}
+				sort.Strings(down)
+				return "not ready: " + strings.Join(down, ", "), nil
+			}},
+		{Name: "DeadLetters", Severity: "warning", Runbook: "docs/runbook.md#dead-letters",
+			Check: func(ctx context.Context) (string, error) {
+				var parts []string
+				for _, q := range watchedQueues {
+					st, err := a.bus.Stats(ctx, q)
+					if err != nil {
+						return "", err
+					}
+					if st.Dead > 0 {
+						parts = append(parts, fmt.Sprintf("%d on %s", st.Dead, q))
+					}
+				}
+				if len(parts) == 0 {
+					return "", nil
+				}
+				return "dead-lettered jobs: " + strings.Join(parts, ", "), nil
+			}},
+		{Name: "OutboxStuck", Severity: "critical", Runbook: "docs/runbook.md#outbox-lagging", For: time.Minute,
+			Check: func(ctx context.Context) (string, error) {
+				lag, err := outbox.Lag(ctx, a.db)
+				if err != nil || lag.Oldest < outboxStuckAfter {
+					return "", err
+				}
+				return fmt.Sprintf("%d jobs waiting in the outbox, the oldest for %s", lag.Pending, lag.Oldest.Round(time.Second)), nil
+			}},
+	}
+	a.alerts = alerting.New(conds, receivers, alerting.Options{Repeat: cfg.Repeat, MuteUntil: cfg.MuteUntil, Logger: a.log.With("component", "alerting")})
+	if len(receivers) == 0 {
+		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")
+	}
+	a.Go("alerting", a.alerts.Run)
+}

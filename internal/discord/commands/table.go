@@ -1,0 +1,81 @@
+package commands
+
+import (
+	"github.com/disgoorg/disgo/discord"
+)
+
+// This file is the bot's whole Discord surface: every slash command as
+// registered with Discord, and every handler by command path or component
+// route. A component's custom_id is "<route>:<args>:<owner>:<expires>"
+// (router.go), so the route is all that appears here.
+
+// routes maps command paths and component routes to handlers.
+func (r *Router) routes() (commands, components map[string]handlerFunc) {
+	commands = map[string]handlerFunc{
+		"/bytes/send":     r.bytesSend,     // send <user> <amount> [reason]
+		"/bytes/read":     r.bytesRead,     // read [user]: balance, received, sent, streak, earned roles
+		"/bytes/awards":   r.bytesAwards,   // awards [user]: re-check and queue missing reward roles
+		"/bytes/heap":     r.bytesHeap,     // heap [limit]: leaderboard
+		"/squads/list":    r.squadsList,    // every squad with cost and members
+		"/squads/join":    r.squadsJoin,    // select menu of squads -> squads:pick
+		"/squads/leave":   r.squadsLeave,   // confirmation -> squads:leave
+		"/squads/info":    r.squadsInfo,    // info [user]: a member's squad
+		"/squads/members": r.squadsMembers, // members <squad>
+	}
+	components = map[string]handlerFunc{
+		"squads:pick":   r.squadsPick,         // select: a squad -> confirmation with the cost
+		"squads:join":   r.squadsJoinConfirm,  // button: confirm joining squad <arg0>
+		"squads:leave":  r.squadsLeaveConfirm, // button: confirm leaving
+		"squads:cancel": r.squadsCancel,       // button: cancel a join or a leave
+	}
+	return commands, components
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Definitions are the application commands the bot registers (bulk
+// overwrite) on start.
+func Definitions() []discord.ApplicationCommandCreate {
+	guildOnly := []discord.InteractionContextType{discord.InteractionContextTypeGuild}
+	return []discord.ApplicationCommandCreate{
+		discord.SlashCommandCreate{
+			Name: "bytes", Description: "The server's bytes economy", Contexts: guildOnly,
+			Options: []discord.ApplicationCommandOption{
+				discord.ApplicationCommandOptionSubCommand{Name: "send", Description: "Send bytes to another member",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionUser{Name: "user", Description: "Who receives the bytes", Required: true},
+						discord.ApplicationCommandOptionInt{Name: "amount", Description: "How many bytes", Required: true, MinValue: ptr(1)},
+						discord.ApplicationCommandOptionString{Name: "reason", Description: "Why (shown in the ledger)", MaxLength: ptr(200)},
+					}},
+				discord.ApplicationCommandOptionSubCommand{Name: "read", Description: "Show a balance, totals, streak and earned roles",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionUser{Name: "user", Description: "Whose bytes (default: yours)"},
+					}},
+				discord.ApplicationCommandOptionSubCommand{Name: "awards", Description: "Re-check and grant the reward roles earned",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionUser{Name: "user", Description: "Whose roles (default: yours)"},
+					}},
+				discord.ApplicationCommandOptionSubCommand{Name: "heap", Description: "The leaderboard",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionInt{Name: "limit", Description: "How many members (1-100, default 10)", MinValue: ptr(1), MaxValue: ptr(100)},
+					}},
+			},
+		},
+		discord.SlashCommandCreate{
+			Name: "squads", Description: "The server's squads (teams)", Contexts: guildOnly,
+			Options: []discord.ApplicationCommandOption{
+				discord.ApplicationCommandOptionSubCommand{Name: "list", Description: "List the squads"},
+				discord.ApplicationCommandOptionSubCommand{Name: "join", Description: "Join or switch to a squad"},
+				discord.ApplicationCommandOptionSubCommand{Name: "leave", Description: "Leave your squad"},
+				discord.ApplicationCommandOptionSubCommand{Name: "info", Description: "Show a member's squad",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionUser{Name: "user", Description: "Whose squad (default: yours)"},
+					}},
+				discord.ApplicationCommandOptionSubCommand{Name: "members", Description: "List a squad's members",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionString{Name: "squad", Description: "The squad's name", Required: true},
+					}},
+			},
+		},
+	}
+}
