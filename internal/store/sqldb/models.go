@@ -57,6 +57,12 @@ type AutomodRule struct {
 	UpdatedAt time.Time
 }
 
+type BotHeartbeat struct {
+	Instance  string
+	Payload   string
+	UpdatedAt time.Time
+}
+
 type Case struct {
 	GuildID         int64
 	Number          int64

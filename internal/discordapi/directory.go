@@ -1,0 +1,191 @@
+package discordapi
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Directory answers "what is this id called" from Discord through the bot
+// token, caching answers in memory for TTL (five minutes) and failures for a
+// shorter time; when Discord is unreachable a name falls back to the id.
+// Nothing is written to the database.
+type Directory struct {
+	c   *Client
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]dirEntry
+}
+
+type dirEntry struct {
+	val     any
+	expires time.Time
+}
+
+// Profile is how a member is shown.
+type Profile struct {
+	ID        int64
+	Name      string // falls back to the id
+	Username  string // the unique @name, "" when unknown
+	AvatarURL string // "" when none or unknown
+	Known     bool   // false when Discord did not answer
+}
+
+// GuildInfo is how a guild is shown.
+type GuildInfo struct {
+	ID      int64
+	Name    string // falls back to the id
+	Members int    // 0 when unknown
+	Known   bool
+}
+
+// DefaultTTL is how long names and avatars are cached.
+const DefaultTTL = 5 * time.Minute
+
+// failTTL is how long a failed lookup is remembered, so a Discord outage does
+// not turn every page view into dozens of timeouts.
+const failTTL = 30 * time.Second
+
+// NewDirectory returns a Directory over c.
+func NewDirectory(c *Client, ttl time.Duration) *Directory {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return &Directory{c: c, ttl: ttl, now: time.Now, entries: map[string]dirEntry{}}
+}
+
+func (d *Directory) cached(key string) (any, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.entries[key]
+	if !ok || d.now().After(e.expires) {
+		return nil, false
+	}
+	return e.val, true
+}
+
+func (d *Directory) put(key string, v any, ok bool) {
+	ttl := d.ttl
+	if !ok {
+		ttl = failTTL
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.entries) > 50_000 { // bound memory: forgetting only costs a lookup
+		clear(d.entries)
+	}
+	d.entries[key] = dirEntry{val: v, expires: d.now().Add(ttl)}
+}
+
+// Member returns a guild member's name and avatar (the nickname when set).
+// A member who left the guild is looked up as a user.
+func (d *Directory) Member(ctx context.Context, guild, user int64) Profile {
+	key := "m:" + strconv.FormatInt(guild, 10) + ":" + strconv.FormatInt(user, 10)
+	if v, ok := d.cached(key); ok {
+		return v.(Profile)
+	}
+	p := Profile{ID: user, Name: strconv.FormatInt(user, 10)}
+	if d.c.HasBot() && user > 0 {
+		m, err := d.c.GetMember(ctx, guild, user)
+		if err == nil {
+			p.Name, p.Username, p.AvatarURL, p.Known = m.User.Name(), m.User.Username, m.User.AvatarURL(), true
+			if m.Nick != nil && *m.Nick != "" {
+				p.Name = *m.Nick
+			}
+		} else if IsNotFound(err) {
+			if u, err := d.c.GetUser(ctx, user); err == nil {
+				p.Name, p.Username, p.AvatarURL, p.Known = u.Name(), u.Username, u.AvatarURL(), true
+			}
+		}
+	}
+	d.put(key, p, p.Known)
+	return p
+}
+
+// Members looks up several members at once, a few at a time.
+func (d *Directory) Members(ctx context.Context, guild int64, users []int64) map[int64]Profile {
+	out := make(map[int64]Profile, len(users))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 6)
+	seen := make(map[int64]bool, len(users))
+	for _, u := range users {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := d.Member(ctx, guild, u)
+			mu.Lock()
+			out[u] = p
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Guild returns a guild's name and member count.
+func (d *Directory) Guild(ctx context.Context, guild int64) GuildInfo {
+	key := "g:" + strconv.FormatInt(guild, 10)
+	if v, ok := d.cached(key); ok {
+		return v.(GuildInfo)
+	}
+	g := GuildInfo{ID: guild, Name: strconv.FormatInt(guild, 10)}
+	if d.c.HasBot() {
+		if r, err := d.c.GetGuild(ctx, guild); err == nil {
+			g.Name, g.Members, g.Known = r.Name, r.ApproximateMemberCount, true
+		}
+	}
+	d.put(key, g, g.Known)
+	return g
+}
+
+// Roles returns a guild's roles (highest first, without @everyone), or nil
+// when Discord does not answer.
+func (d *Directory) Roles(ctx context.Context, guild int64) []Role {
+	key := "r:" + strconv.FormatInt(guild, 10)
+	if v, ok := d.cached(key); ok {
+		return v.([]Role)
+	}
+	var out []Role
+	if d.c.HasBot() {
+		if rs, err := d.c.GetRoles(ctx, guild); err == nil {
+			gid := strconv.FormatInt(guild, 10)
+			for _, r := range rs {
+				if r.ID != gid { // @everyone has the guild's id
+					out = append(out, r)
+				}
+			}
+			sortRoles(out)
+		}
+	}
+	d.put(key, out, out != nil)
+	return out
+}
+
+func sortRoles(rs []Role) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].Position > rs[j-1].Position; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// RoleName returns a role's name, or its id when unknown.
+func (d *Directory) RoleName(ctx context.Context, guild, role int64) string {
+	id := strconv.FormatInt(role, 10)
+	for _, r := range d.Roles(ctx, guild) {
+		if r.ID == id {
+			return r.Name
+		}
+	}
+	return id
+}

@@ -1,0 +1,152 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/audit"
+	"github.com/smarterdev/smarterdev/internal/store"
+)
+
+type keysData struct {
+	Keys     []apikeys.Key
+	Form     *form
+	NewToken string // shown once, right after create or rotate
+	NewKey   *apikeys.Key
+}
+
+// keyView is what the audit log keeps of a key: never its secret.
+type keyView struct {
+	Prefix string `json:"prefix"`
+	Name   string `json:"name"`
+	Scope  string `json:"scope"`
+}
+
+func viewOf(k apikeys.Key) keyView {
+	return keyView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope)}
+}
+
+// guildKeys are the keys bound to this guild. Keys for every guild are
+// created with the CLI and not shown here.
+func (h *Handler) guildKeys(ctx context.Context, guild int64) ([]apikeys.Key, error) {
+	all, err := h.d.APIKeys.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []apikeys.Key
+	for _, k := range all {
+		if k.GuildID == guild {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, g *guildCtx, status int, d keysData) {
+	keys, err := h.guildKeys(r.Context(), g.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d.Keys = keys
+	if d.Form == nil {
+		d.Form = newForm(map[string][]string{"scope": {"read"}})
+	}
+	if d.NewToken != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	h.render(w, r, status, "apikeys", &page{Title: "API keys", Nav: "apikeys", Guild: g, Data: d})
+}
+
+func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	h.renderKeys(w, r, g, http.StatusOK, keysData{})
+}
+
+func (h *Handler) record(ctx context.Context, g *guildCtx, action, target string, before, after any) {
+	err := h.d.DB.Tx(ctx, func(tx *store.Tx) error {
+		return audit.Record(ctx, tx, audit.Entry{GuildID: g.ID, ActorID: g.UserID, Action: action, Target: target}, before, after)
+	})
+	if err != nil {
+		h.log.ErrorContext(ctx, "audit record failed", "action", action, "err", err)
+	}
+}
+
+func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	_ = r.ParseForm()
+	f := newForm(r.PostForm)
+	scope, err := apikeys.ParseScope(f.Get("scope"))
+	if err != nil {
+		f.set("scope", "Choose read, write or admin.")
+	}
+	if strings.TrimSpace(f.Get("name")) == "" {
+		f.set("name", "Give the key a name, e.g. what uses it.")
+	}
+	if !f.Has() {
+		k, token, err := h.d.APIKeys.Create(r.Context(), f.Get("name"), scope, g.ID)
+		if err == nil {
+			h.record(r.Context(), g, "apikeys.create", "apikey:"+k.Prefix, nil, viewOf(k))
+			h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &k})
+			return
+		}
+		if !f.domain(err, nil) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.renderKeys(w, r, g, http.StatusUnprocessableEntity, keysData{Form: f})
+}
+
+// guildKey finds a key of this guild by the prefix in the path.
+func (h *Handler) guildKey(w http.ResponseWriter, r *http.Request, g *guildCtx) (apikeys.Key, bool) {
+	keys, err := h.guildKeys(r.Context(), g.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return apikeys.Key{}, false
+	}
+	for _, k := range keys {
+		if k.Prefix == r.PathValue("prefix") {
+			return k, true
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "This guild has no API key with that prefix.")
+	return apikeys.Key{}, false
+}
+
+func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	k, ok := h.guildKey(w, r, g)
+	if !ok {
+		return
+	}
+	if _, err := h.d.APIKeys.Revoke(r.Context(), k.Prefix); apperr.Is(err, apperr.Conflict) {
+		h.flash(w, r, "Key "+k.Prefix+" was already revoked.")
+		http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
+		return
+	} else if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.record(r.Context(), g, "apikeys.revoke", "apikey:"+k.Prefix, viewOf(k), nil)
+	h.flash(w, r, "Key "+k.Prefix+" revoked: requests with it now get 401.")
+	http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
+}
+
+func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	k, ok := h.guildKey(w, r, g)
+	if !ok {
+		return
+	}
+	nk, token, err := h.d.APIKeys.Rotate(r.Context(), k.Prefix)
+	if err != nil {
+		if apperr.CodeOf(err) != apperr.Internal {
+			h.errorPage(w, r, http.StatusConflict, err.Error())
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.record(r.Context(), g, "apikeys.rotate", "apikey:"+k.Prefix, viewOf(k), viewOf(nk))
+	h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &nk})
+}

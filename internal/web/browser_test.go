@@ -1,0 +1,333 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/smarterdev/smarterdev/internal/app"
+	"github.com/smarterdev/smarterdev/internal/config"
+	"github.com/smarterdev/smarterdev/internal/discord/emulator"
+	"github.com/smarterdev/smarterdev/internal/store/storetest"
+)
+
+// chromium finds Debian's chromium; the test never downloads a browser.
+func chromium(t *testing.T) string {
+	for _, p := range []string{os.Getenv("SMARTERDEV_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if storetest.RequireServices() {
+		t.Fatal("SMARTERDEV_REQUIRE_SERVICES=1 but chromium is not installed (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// startApp runs the whole program (serve: web, bot and worker) on SQLite
+// against the emulator, as an operator would configure it.
+func startApp(t *testing.T, emu *emulator.Emulator) string {
+	t.Helper()
+	env := map[string]string{
+		config.EnvDatabaseURL:         "sqlite:" + filepath.Join(t.TempDir(), "smarterdev.db"),
+		config.EnvHTTPAddr:            "127.0.0.1:0",
+		config.EnvDiscordAPIURL:       emu.APIURL(),
+		config.EnvDiscordToken:        emu.BotToken(),
+		config.EnvDiscordClientID:     emu.ClientID(),
+		config.EnvDiscordClientSecret: emu.ClientSecret(),
+		config.EnvDiscordGuildID:      strconv.FormatUint(uint64(emu.Demo().GuildID), 10),
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	role := app.RoleServe // web, bot (gateway to the emulator) and worker
+	if raceEnabled {
+		role = app.RoleWeb
+	}
+	a, err := app.Start(ctx, cfg, app.Options{Role: role})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = a.Wait() })
+	return "http://" + a.Addr()
+}
+
+// screenshotOnFailure saves the page as a PNG when the test failed.
+func screenshotOnFailure(t *testing.T, ctx context.Context) {
+	if !t.Failed() {
+		return
+	}
+	dir := t.ArtifactDir()
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "smarterdev-screenshots")
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("no screenshot: %v", err)
+		return
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("no screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot of the failure: %s", path)
+}
+
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	emu := emulator.NewTest(t)
+	demo := emu.Demo()
+	base := startApp(t, emu)
+	guild := strconv.FormatUint(uint64(demo.GuildID), 10)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	run := func(t *testing.T, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(bctx, timeout)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := func(t *testing.T) string {
+		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return html
+	}
+	signIn := func(t *testing.T, user emulator.ID) {
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/signin"),
+			chromedp.Click(chromedp.CSS("#signin-discord")),
+			// The emulator's consent page lists users to pick.
+			chromedp.WaitVisible(chromedp.CSS("#user-"+strconv.FormatUint(uint64(user), 10))),
+			chromedp.Click(chromedp.CSS("#user-"+strconv.FormatUint(uint64(user), 10))),
+			chromedp.WaitVisible(chromedp.CSS("h1")),
+		)
+	}
+
+	t.Run("admin signs in through OAuth2", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		signIn(t, demo.AdminID)
+		if b := body(t); !strings.Contains(b, "Smarter Dev Demo") || !strings.Contains(b, "Grace Admin") {
+			t.Fatalf("overview after sign-in:\n%s", b)
+		}
+	})
+
+	t.Run("changes the daily amount and sees it in the audit log", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/config"),
+			chromedp.WaitVisible(chromedp.CSS("#daily_amount")),
+			chromedp.Clear(chromedp.CSS("#daily_amount")),
+			chromedp.SendKeys(chromedp.CSS("#daily_amount"), "42"),
+			chromedp.Click(chromedp.CSS("button.primary")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")),
+			chromedp.Navigate(base+"/guilds/"+guild+"/audit"),
+			chromedp.WaitVisible(chromedp.CSS("ol.audit")),
+		)
+		if b := body(t); !strings.Contains(b, "<ins>42</ins>") || !strings.Contains(b, "bytes.config.update") {
+			t.Fatalf("audit log:\n%s", b)
+		}
+		shot(t, bctx, "audit")
+	})
+
+	var apiKey string
+	t.Run("creates an API key, shown once", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/apikeys"),
+			chromedp.WaitVisible(chromedp.CSS("#key-name")),
+			chromedp.SendKeys(chromedp.CSS("#key-name"), "browser test"),
+			chromedp.SetValue(chromedp.CSS("#scope"), "admin"),
+			chromedp.Click(chromedp.CSS("section.card button.primary")),
+			chromedp.WaitVisible(chromedp.CSS("#new-token")),
+		)
+		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		var err error
+		if apiKey, err = chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#new-token"))); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(apiKey, "sdk_") {
+			t.Fatalf("key %q", apiKey)
+		}
+	})
+
+	t.Run("creates a squad and the bot lists it", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		role := strconv.FormatUint(uint64(demo.Roles[emulator.RoleGophers]), 10)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/squads"),
+			chromedp.WaitVisible(chromedp.CSS("#name")),
+			chromedp.SendKeys(chromedp.CSS("#name"), "Browser Gophers"),
+			chromedp.SetValue(chromedp.CSS("#role_id"), role),
+			chromedp.Click(chromedp.CSS("section.card button.primary")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")),
+		)
+		if b := body(t); !strings.Contains(b, "Browser Gophers") {
+			t.Fatalf("squad list:\n%s", b)
+		}
+		shot(t, bctx, "squads")
+		// Through the bot: /squads list in the emulator.
+		var got string
+		err := fmt.Errorf("not run under -race (disgo's own data races)")
+		if !raceEnabled {
+			got, err = squadsListThroughBot(emu, demo)
+		}
+		if err != nil {
+			t.Logf("the bot did not answer /squads list (%v); checking through the REST API instead", err)
+			got = apiGet(t, base, apiKey, "/api/v1/guilds/"+guild+"/squads")
+		}
+		t.Logf("/squads list through the bot: %.300s", got)
+		if !strings.Contains(got, "Browser Gophers") {
+			t.Fatalf("the squad is not listed: %s", got)
+		}
+	})
+
+	t.Run("opens a member profile", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		gary := strconv.FormatUint(uint64(demo.Members["gopher_gary"]), 10)
+		apiPost(t, base, apiKey, "/api/v1/guilds/"+guild+"/bytes/daily/"+gary)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/members"),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/guilds/`+guild+`/members/`+gary+`"]`)),
+			chromedp.Click(chromedp.CSS(`a[href="/guilds/`+guild+`/members/`+gary+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#balance")),
+		)
+		b := body(t)
+		if !strings.Contains(b, "Gary") || !strings.Contains(b, "Daily reward") {
+			t.Fatalf("profile:\n%s", b)
+		}
+		shot(t, bctx, "member-profile")
+		run(t, 20*time.Second, chromedp.Navigate(base+"/guilds/"+guild), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+		shot(t, bctx, "activity")
+		run(t, 20*time.Second, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/guilds/"+guild+"/config"), chromedp.WaitVisible(chromedp.CSS("#daily_amount")))
+		shot(t, bctx, "config-phone")
+		run(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
+	})
+
+	t.Run("a member without Manage Server is refused", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/"),
+			chromedp.Click(chromedp.CSS("button.link")), // sign out
+			chromedp.WaitVisible(chromedp.CSS("#signin-discord")),
+		)
+		signIn(t, demo.Members["rusty_rita"])
+		run(t, 20*time.Second, chromedp.Navigate(base+"/guilds/"+guild+"/config"), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if b := body(t); !strings.Contains(b, "Not allowed") || strings.Contains(b, "daily_amount") {
+			t.Fatalf("not refused:\n%s", b)
+		}
+	})
+}
+
+// shot saves a screenshot for people to look at when
+// SMARTERDEV_SCREENSHOTS names a folder.
+func shot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("SMARTERDEV_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+}
+
+func squadsListThroughBot(emu *emulator.Emulator, demo *emulator.Demo) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		registered := false
+		for _, c := range emu.Commands() {
+			if c.Name == "squads" {
+				registered = true
+			}
+		}
+		if registered {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("the bot registered no /squads command")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	id, err := emu.RunCommand(demo.GuildID, demo.BotCommands, demo.Members["gopher_gary"], "squads list")
+	if err != nil {
+		return "", err
+	}
+	it, err := emu.AwaitResponse(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if it.Original == nil {
+		b, _ := json.Marshal(it.ResponseData)
+		return string(b), nil
+	}
+	b, err := json.Marshal(it.Original)
+	return string(b), err
+}
+
+func apiGet(t *testing.T, base, key, path string) string {
+	t.Helper()
+	return apiDo(t, http.MethodGet, base, key, path)
+}
+
+func apiPost(t *testing.T, base, key, path string) string {
+	t.Helper()
+	return apiDo(t, http.MethodPost, base, key, path)
+}
+
+func apiDo(t *testing.T, method, base, key, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	return string(b)
+}

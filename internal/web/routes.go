@@ -1,0 +1,48 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/smarterdev/smarterdev/internal/logging"
+)
+
+// routes is every dashboard route. Pages under /guilds/{guild} go through
+// h.guild, which signs the viewer in, checks CSRF on writes and checks that
+// the viewer manages that guild.
+func (h *Handler) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.Handle("GET /static/", staticHandler())
+
+	// Sign-in and sign-out.
+	m.HandleFunc("GET /signin", h.signInPage)
+	m.HandleFunc("GET /auth/login", h.oauthStart)
+	m.HandleFunc("GET /auth/callback", h.oauthCallback)
+	m.HandleFunc("POST /auth/dev", h.devSignIn)
+	m.HandleFunc("POST /signout", h.signedIn(h.signOut))
+
+	// Pages.
+	m.HandleFunc("GET /{$}", h.signedIn(h.overview))
+	m.HandleFunc("GET /guilds", h.signedIn(h.jumpToGuild))
+	m.HandleFunc("GET /guilds/{guild}", h.guild(h.activity))
+	m.HandleFunc("GET /guilds/{guild}/config", h.guild(h.configPage))
+	m.HandleFunc("POST /guilds/{guild}/config", h.guild(h.configSave))
+	m.HandleFunc("GET /guilds/{guild}/squads", h.guild(h.squadList))
+	m.HandleFunc("POST /guilds/{guild}/squads", h.guild(h.squadCreate))
+	m.HandleFunc("GET /guilds/{guild}/squads/{squad}", h.guild(h.squadEdit))
+	m.HandleFunc("POST /guilds/{guild}/squads/{squad}", h.guild(h.squadUpdate))
+	m.HandleFunc("GET /guilds/{guild}/squads/{squad}/delete", h.guild(h.squadDeleteConfirm))
+	m.HandleFunc("POST /guilds/{guild}/squads/{squad}/delete", h.guild(h.squadDelete))
+	m.HandleFunc("GET /guilds/{guild}/members", h.guild(h.memberList))
+	m.HandleFunc("GET /guilds/{guild}/members/{user}", h.guild(h.memberProfile))
+	m.HandleFunc("GET /guilds/{guild}/audit", h.guild(h.auditLog))
+	m.HandleFunc("GET /guilds/{guild}/apikeys", h.guild(h.keyList))
+	m.HandleFunc("POST /guilds/{guild}/apikeys", h.guild(h.keyCreate))
+	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/revoke", h.guild(h.keyRevoke))
+	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/rotate", h.guild(h.keyRotate))
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		logging.SetRoute(r.Context(), "unmatched") // a bounded label, as for any unknown path
+		h.errorPage(w, r, http.StatusNotFound, "")
+	})
+	return m
+}

@@ -1,0 +1,174 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/discordapi"
+	"github.com/smarterdev/smarterdev/internal/squads"
+)
+
+type squadRow struct {
+	squads.Squad
+	RoleName string
+}
+
+type squadsData struct {
+	Squads []squadRow
+	Form   *form
+	Roles  []discordapi.Role
+	Squad  *squads.Squad // the one edited or deleted
+}
+
+func squadValues(s squads.Spec) url.Values {
+	v := url.Values{}
+	v.Set("name", s.Name)
+	v.Set("description", s.Description)
+	if s.RoleID > 0 {
+		v.Set("role_id", strconv.FormatInt(s.RoleID, 10))
+	}
+	v.Set("switch_cost", strconv.FormatInt(s.SwitchCost, 10))
+	if s.MaxMembers > 0 {
+		v.Set("max_members", strconv.Itoa(s.MaxMembers))
+	}
+	if s.Active {
+		v.Set("active", "on")
+	}
+	return v
+}
+
+func specOf(f *form) squads.Spec {
+	return squads.Spec{
+		Name: f.Get("name"), Description: f.Get("description"), RoleID: f.idField("role_id"),
+		SwitchCost: f.int64Field("switch_cost", squads.DefaultSwitchCost), MaxMembers: int(f.int64Field("max_members", 0)),
+		Active: f.Get("active") != "",
+	}
+}
+
+func (h *Handler) squadList(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	h.renderSquads(w, r, g, http.StatusOK, newForm(squadValues(squads.NewSpec("", 0))))
+}
+
+func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildCtx, status int, f *form) {
+	ctx := r.Context()
+	list, err := h.d.Squads.List(ctx, g.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := squadsData{Form: f, Roles: h.dir.Roles(ctx, g.ID)}
+	for _, s := range list {
+		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID)})
+	}
+	h.render(w, r, status, "squads", &page{Title: "Squads", Nav: "squads", Guild: g, Data: d})
+}
+
+// squadFormError shows a refused create or update next to its field.
+func (h *Handler) squadFormError(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
+	if f.domain(err, nil) {
+		return true
+	}
+	if c := apperr.CodeOf(err); c == apperr.Conflict || c == apperr.Invalid || c == apperr.Refused {
+		f.set("_form", err.Error())
+		return true
+	}
+	return false
+}
+
+func (h *Handler) squadCreate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	_ = r.ParseForm()
+	f := newForm(r.PostForm)
+	spec := specOf(f)
+	if !f.Has() {
+		s, err := h.d.Squads.Create(r.Context(), g.ID, g.UserID, spec)
+		if err == nil {
+			h.flash(w, r, "Squad “"+s.Name+"” created.")
+			http.Redirect(w, r, guildPath(g, "/squads"), http.StatusSeeOther)
+			return
+		}
+		if !h.squadFormError(w, r, f, err) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.renderSquads(w, r, g, http.StatusUnprocessableEntity, f)
+}
+
+func (h *Handler) loadSquad(w http.ResponseWriter, r *http.Request, g *guildCtx) (squads.Squad, bool) {
+	id, err := strconv.ParseInt(r.PathValue("squad"), 10, 64)
+	if err != nil || id <= 0 {
+		h.errorPage(w, r, http.StatusNotFound, "There is no such squad.")
+		return squads.Squad{}, false
+	}
+	s, err := h.d.Squads.Get(r.Context(), g.ID, id)
+	if apperr.Is(err, apperr.NotFound) {
+		h.errorPage(w, r, http.StatusNotFound, "There is no such squad in this guild.")
+		return squads.Squad{}, false
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return squads.Squad{}, false
+	}
+	return s, true
+}
+
+func (h *Handler) squadEdit(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	s, ok := h.loadSquad(w, r, g)
+	if !ok {
+		return
+	}
+	spec := squads.Spec{Name: s.Name, Description: s.Description, RoleID: s.RoleID, SwitchCost: s.SwitchCost, MaxMembers: s.MaxMembers, Active: s.Active}
+	d := squadsData{Form: newForm(squadValues(spec)), Roles: h.dir.Roles(r.Context(), g.ID), Squad: &s}
+	h.render(w, r, http.StatusOK, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
+}
+
+func (h *Handler) squadUpdate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	s, ok := h.loadSquad(w, r, g)
+	if !ok {
+		return
+	}
+	_ = r.ParseForm()
+	f := newForm(r.PostForm)
+	spec := specOf(f)
+	if !f.Has() {
+		u, err := h.d.Squads.Update(r.Context(), g.ID, g.UserID, s.ID, spec)
+		if err == nil {
+			h.flash(w, r, "Squad “"+u.Name+"” saved.")
+			http.Redirect(w, r, guildPath(g, "/squads"), http.StatusSeeOther)
+			return
+		}
+		if !h.squadFormError(w, r, f, err) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	d := squadsData{Form: f, Roles: h.dir.Roles(r.Context(), g.ID), Squad: &s}
+	h.render(w, r, http.StatusUnprocessableEntity, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
+}
+
+func (h *Handler) squadDeleteConfirm(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	s, ok := h.loadSquad(w, r, g)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "squad_delete", &page{Title: "Delete " + s.Name, Nav: "squads", Guild: g, Data: squadsData{Squad: &s}})
+}
+
+func (h *Handler) squadDelete(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	s, ok := h.loadSquad(w, r, g)
+	if !ok {
+		return
+	}
+	if err := h.d.Squads.Delete(r.Context(), g.ID, g.UserID, s.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.flash(w, r, "Squad “"+s.Name+"” deleted; its members lose the squad role.")
+	http.Redirect(w, r, guildPath(g, "/squads"), http.StatusSeeOther)
+}
+
+func guildPath(g *guildCtx, rest string) string {
+	return "/guilds/" + strconv.FormatInt(g.ID, 10) + rest
+}

@@ -1,0 +1,142 @@
+// Package web is the admin dashboard: Discord OAuth2 sign-in, server-side
+// sessions, CSRF protection, per-guild authorization and the server-rendered
+// pages (html/template + htmx, readable without JavaScript).
+//
+// Every route is listed in routes(); one file per page or action.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/discordapi"
+	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/squads"
+	"github.com/smarterdev/smarterdev/internal/store"
+)
+
+// Deps are what the dashboard needs; the composition root builds them.
+type Deps struct {
+	DB      *store.DB
+	Economy *economy.Service
+	Squads  *squads.Service
+	APIKeys *apikeys.Service
+	Discord *discordapi.Client
+	Logger  *slog.Logger
+
+	OperatorIDs []int64 // may manage every guild
+	DevMode     bool    // SMARTERDEV_DEV_MODE
+	ListenAddr  string  // SMARTERDEV_HTTP_ADDR: dev sign-in needs a loopback address
+	Now         func() time.Time
+	// GuildsTTL is how long a member's guild permissions are trusted before
+	// Discord is asked again; default 60 s.
+	GuildsTTL time.Duration
+}
+
+// Session lifetimes.
+const (
+	IdleTimeout     = 2 * time.Hour
+	AbsoluteTimeout = 7 * 24 * time.Hour
+	touchEvery      = time.Minute
+)
+
+// Handler is the dashboard.
+type Handler struct {
+	d     Deps
+	log   *slog.Logger
+	now   func() time.Time
+	pages *pages
+	dir   *discordapi.Directory
+	mux   http.Handler
+
+	guildsMu sync.Mutex
+	guilds   map[string]cachedGuilds // by session id hash
+}
+
+// New builds the dashboard; it fails when a page template is missing or
+// does not parse.
+func New(d Deps) (*Handler, error) {
+	if d.DB == nil || d.Economy == nil || d.Squads == nil || d.APIKeys == nil || d.Discord == nil {
+		return nil, errors.New("web: missing dependency")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.GuildsTTL <= 0 {
+		d.GuildsTTL = 60 * time.Second
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		d: d, log: d.Logger, now: func() time.Time { return d.Now().UTC() }, pages: p,
+		dir:    discordapi.NewDirectory(d.Discord, discordapi.DefaultTTL),
+		guilds: map[string]cachedGuilds{},
+	}
+	h.mux = logging.CaptureRoute(h.routes()) // metrics and logs see the dashboard's own route patterns
+	return h, nil
+}
+
+// ServeHTTP serves the dashboard with its security headers, turning panics
+// into an HTML error page.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w)
+	if logging.RequestID(r.Context()) == "" && r.Header.Get(logging.HeaderRequestID) == "" {
+		// Outside the app's logging middleware (tests, embedding): still give
+		// every error page an id to quote.
+		id := randomToken()[:16]
+		r.Header.Set(logging.HeaderRequestID, id)
+		w.Header().Set(logging.HeaderRequestID, id)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "dashboard panic", "panic", v, "path", r.URL.Path)
+			h.errorPage(w, r, http.StatusInternalServerError, "")
+		}
+	}()
+	h.mux.ServeHTTP(w, r)
+}
+
+// DevSignInAllowed reports whether the username-only sign-in is on: only in
+// dev mode and only when the server listens on a loopback address.
+func (h *Handler) DevSignInAllowed() bool {
+	return h.d.DevMode && isLoopbackAddr(h.d.ListenAddr)
+}
+
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (h *Handler) isOperator(user int64) bool { return slices.Contains(h.d.OperatorIDs, user) }
+
+func setSecurityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
+		"img-src 'self' https://cdn.discordapp.com data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
