@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -105,6 +106,39 @@ type Service struct {
 
 	mu      sync.Mutex
 	touched map[int64]time.Time // key id -> last write of last_used_at by this process
+	// verified caches keys that authenticated, by prefix, for verifiedFor:
+	// a request then costs a hash, not a database read. Revoking drops the
+	// entry here at once and, through the bus, in every other process.
+	verified map[string]verifiedKey
+	bus      bus.Bus
+}
+
+type verifiedKey struct {
+	row sqldb.ApiKey
+	at  time.Time
+}
+
+// verifiedFor bounds how long another process may accept a revoked key if
+// the revocation notice is lost.
+const verifiedFor = 10 * time.Second
+
+// TopicKeyRevoked carries the prefix of a revoked key to every process.
+const TopicKeyRevoked = "apikeys.revoked"
+
+// Listen makes revocations reach the verified-key caches of every process
+// sharing the bus.
+func (s *Service) Listen(ctx context.Context, b bus.Bus) error {
+	s.mu.Lock()
+	s.bus = b
+	s.mu.Unlock()
+	_, err := b.Subscribe(ctx, TopicKeyRevoked, func(m bus.Message) { s.forget(string(m.Payload)) })
+	return err
+}
+
+func (s *Service) forget(prefix string) {
+	s.mu.Lock()
+	delete(s.verified, prefix)
+	s.mu.Unlock()
 }
 
 // NewService returns a Service; now is the clock (nil: time.Now).
@@ -112,7 +146,7 @@ func NewService(db *store.DB, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, now: func() time.Time { return now().UTC() }, touched: map[int64]time.Time{}}
+	return &Service{db: db, now: func() time.Time { return now().UTC() }, touched: map[int64]time.Time{}, verified: map[string]verifiedKey{}}
 }
 
 func newSecret() (prefix, secret string, err error) {
@@ -215,7 +249,20 @@ func (s *Service) Revoke(ctx context.Context, prefix string) (Key, error) {
 		k, err = s.revoke(ctx, tx.Queries, prefix)
 		return err
 	})
+	if err == nil {
+		s.announceRevoked(ctx, k.Prefix)
+	}
 	return k, err
+}
+
+func (s *Service) announceRevoked(ctx context.Context, prefix string) {
+	s.forget(prefix)
+	s.mu.Lock()
+	b := s.bus
+	s.mu.Unlock()
+	if b != nil {
+		_ = b.Publish(ctx, TopicKeyRevoked, []byte(prefix)) // lost: the entry expires within verifiedFor
+	}
 }
 
 func (s *Service) revoke(ctx context.Context, q *sqldb.Queries, prefix string) (Key, error) {
@@ -250,8 +297,14 @@ func (s *Service) Rotate(ctx context.Context, prefix string) (Key, string, error
 			return err
 		}
 		k, token, err = s.create(ctx, tx.Queries, old.Name, old.Scope, old.GuildID)
+		if err == nil {
+			prefix = old.Prefix
+		}
 		return err
 	})
+	if err == nil {
+		s.announceRevoked(ctx, prefix)
+	}
 	return k, token, err
 }
 
@@ -262,15 +315,32 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Key, error) {
 	if !ok {
 		return Key{}, ErrInvalidKey
 	}
-	r, err := s.db.Q().GetAPIKeyByPrefix(ctx, prefix)
-	if store.IsNoRows(err) {
-		return Key{}, ErrInvalidKey
-	}
-	if err != nil {
-		return Key{}, fmt.Errorf("read key: %w", err)
+	now := s.now()
+	s.mu.Lock()
+	v, cached := s.verified[prefix]
+	s.mu.Unlock()
+	r := v.row
+	if !cached || now.Sub(v.at) > verifiedFor {
+		var err error
+		r, err = s.db.Q().GetAPIKeyByPrefix(ctx, prefix)
+		if store.IsNoRows(err) {
+			return Key{}, ErrInvalidKey
+		}
+		if err != nil {
+			return Key{}, fmt.Errorf("read key: %w", err)
+		}
+		cached = false
 	}
 	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(r.SecretHash)) != 1 || r.RevokedAt.Valid {
 		return Key{}, ErrInvalidKey
+	}
+	if !cached {
+		s.mu.Lock()
+		if len(s.verified) > 10_000 {
+			clear(s.verified) // bound the map: forgetting only costs a read
+		}
+		s.verified[prefix] = verifiedKey{row: r, at: now}
+		s.mu.Unlock()
 	}
 	k := keyOf(r)
 	s.touch(ctx, k)

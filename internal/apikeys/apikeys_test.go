@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
 )
@@ -65,6 +66,52 @@ func TestKeys(t *testing.T) {
 		}
 		if _, _, err := s.Create(ctx, "x", "root", 0); err == nil {
 			t.Fatal("bad scope accepted")
+		}
+	})
+}
+
+// TestRevocationReachesOtherProcesses: a key verified (and cached) by one
+// process stops working there as soon as another process revokes it.
+func TestRevocationReachesOtherProcesses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		b := bus.NewMemory()
+		defer b.Close()
+		a, other := apikeys.NewService(db, nil), apikeys.NewService(db, nil)
+		for _, s := range []*apikeys.Service{a, other} {
+			if err := s.Listen(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		k, token, err := a.Create(ctx, "ci", apikeys.Read, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Authenticate(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Revoke(ctx, k.Prefix); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Second)
+		for {
+			_, err := other.Authenticate(ctx, token)
+			if errors.Is(err, apikeys.ErrInvalidKey) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the other process still accepts the revoked key: %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// A wrong secret for a cached prefix is still refused.
+		k2, token2, _ := a.Create(ctx, "ci2", apikeys.Read, 0)
+		if _, err := a.Authenticate(ctx, token2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, "sdk_"+k2.Prefix+"_"+strings.Repeat("b", 64)); !errors.Is(err, apikeys.ErrInvalidKey) {
+			t.Fatalf("wrong secret on a cached key: %v", err)
 		}
 	})
 }

@@ -73,6 +73,7 @@ func (a *App) wireAlerts() {
 				return fmt.Sprintf("%d jobs waiting in the outbox, the oldest for %s", lag.Pending, lag.Oldest.Round(time.Second)), nil
 			}},
 	}
+	conds = append(conds, a.botDisconnectedCondition()...) // botstatus.go
 	a.alerts = alerting.New(conds, receivers, alerting.Options{Repeat: cfg.Repeat, MuteUntil: cfg.MuteUntil, Logger: a.log.With("component", "alerting")})
 	if len(receivers) == 0 {
 		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")

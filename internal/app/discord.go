@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/disgoorg/disgo/rest"
 
+	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/discord/bot"
 	"github.com/smarterdev/smarterdev/internal/discord/commands"
 	"github.com/smarterdev/smarterdev/internal/discord/interactions"
 	"github.com/smarterdev/smarterdev/internal/discord/sandbox"
+	"github.com/smarterdev/smarterdev/internal/modactions"
 	"github.com/smarterdev/smarterdev/internal/rolesync"
 )
 
@@ -19,6 +22,8 @@ type discordParts struct {
 	router  *commands.Router
 	rest    rest.Rest // nil without a token (and without the sandbox)
 	sandbox *sandbox.Sandbox
+	// gatewayDone closes when the gateway stopped (only with a bot running).
+	gatewayDone chan struct{}
 }
 
 // wireDiscord builds the command router and, per role, the gateway (bot),
@@ -26,9 +31,9 @@ type discordParts struct {
 // Without SMARTERDEV_DISCORD_TOKEN, serve and bot start the in-process
 // emulator with the demo guild instead of the real Discord (bot warns).
 func (a *App) wireDiscord(s *Services) error {
-	d := &discordParts{}
+	d := &discordParts{gatewayDone: make(chan struct{})}
 	s.discord = d
-	d.router = commands.NewRouter(commands.Deps{Economy: s.Economy, Squads: s.Squads, Bus: a.bus,
+	d.router = commands.NewRouter(commands.Deps{Economy: s.Economy, Squads: s.Squads, Moderation: s.Moderation, Bus: a.bus,
 		Logger: a.log.With("component", "commands")})
 
 	token := a.cfg.Discord.Token.Value()
@@ -48,7 +53,17 @@ func (a *App) wireDiscord(s *Services) error {
 		if err != nil {
 			return err
 		}
-		a.Go("discord emulator", func(ctx context.Context) error { <-ctx.Done(); sb.Close(); return nil })
+		// The emulator closes after the gateway: a shard cut off while disgo
+		// closes it races inside disgo v0.19.6 (docs/emulator.md).
+		a.Go("discord emulator", func(ctx context.Context) error {
+			<-ctx.Done()
+			select {
+			case <-d.gatewayDone:
+			case <-time.After(10 * time.Second):
+			}
+			sb.Close()
+			return nil
+		})
 		if err := sb.SeedProduct(a.loopCtx, s.Economy, s.Squads); err != nil {
 			return fmt.Errorf("seed the sandbox: %w", err)
 		}
@@ -58,7 +73,7 @@ func (a *App) wireDiscord(s *Services) error {
 	}
 	if token == "" {
 		if a.role.Runs(RoleWorker) {
-			a.log.Warn("no SMARTERDEV_DISCORD_TOKEN: role changes wait in the queue until a token is configured")
+			a.log.Warn("no SMARTERDEV_DISCORD_TOKEN: role changes and moderation actions wait in the queue until a token is configured")
 		}
 		return nil
 	}
@@ -71,8 +86,9 @@ func (a *App) wireDiscord(s *Services) error {
 		}
 		b := bot.New(bot.Options{Token: token, APIURL: apiURL, GatewayURL: gatewayURL, GuildID: guildID,
 			ShardIDs: a.cfg.ShardIDs, ShardCount: shardCount, Router: d.router, Economy: s.Economy,
-			Logger: a.log.With("component", "gateway")})
-		a.Go("gateway", b.Run)
+			Moderation: s.Moderation, Logger: a.log.With("component", "gateway")})
+		a.Go("gateway", func(ctx context.Context) error { defer close(d.gatewayDone); return b.Run(ctx) })
+		a.publishHeartbeat(b) // for the web role's readiness and the worker's alert (botstatus.go)
 		if a.role == RoleBot {
 			a.health.Require("gateway", b.Ready)
 		} else {
@@ -82,6 +98,9 @@ func (a *App) wireDiscord(s *Services) error {
 	if a.role.Runs(RoleWorker) {
 		w := rolesync.New(a.bus, d.rest, rolesync.Options{Logger: a.log.With("component", "rolesync")})
 		a.Go("role sync", w.Run)
+		m := modactions.New(a.bus, d.rest, s.Moderation, modactions.Options{Logger: a.log.With("component", "modactions"),
+			Consume: bus.ConsumeOptions{Concurrency: 4}})
+		a.Go("moderation actions", m.Run)
 	}
 	return nil
 }

@@ -128,6 +128,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		roleCommand(e, RoleWorker, "Carry out durable jobs and scheduled work"),
 		migrateCommand(e),
 		apikeyCommand(e),
+		emulatorCommand(e),
 		versionCommand(),
 	)
 	return root

@@ -52,6 +52,9 @@ func (a *App) wire() (*Services, error) {
 		return nil, fmt.Errorf("start moderation: %w", err)
 	}
 	s.APIKeys = apikeys.NewService(a.db, nil)
+	if err := s.APIKeys.Listen(a.loopCtx, a.bus); err != nil {
+		return nil, fmt.Errorf("start api keys: %w", err)
+	}
 	s.Idempotency = idempotency.NewStore(a.db, nil)
 
 	if a.role.Runs(RoleWorker) {
@@ -73,6 +76,7 @@ func (a *App) wire() (*Services, error) {
 		a.wireAlerts()
 		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
 	}
+	a.wireBotStatus() // the web role's "bot" readiness component (botstatus.go)
 	// Discord (discord.go): the gateway under RoleBot, the role worker under
 	// RoleWorker, the router that /interactions shares under RoleWeb.
 	if err := a.wireDiscord(s); err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/discord/commands"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 )
 
 // Intents are the only gateway intents the bot asks for.
@@ -48,6 +49,11 @@ type Options struct {
 	StartGrace time.Duration
 	// ClaimConcurrency bounds concurrent daily claims (database work); default 32.
 	ClaimConcurrency int
+	// Moderation evaluates automod rules on messages and joins and opens
+	// their cases (automod.go); nil turns automod off.
+	Moderation *moderation.Service
+	// CaseConcurrency bounds concurrent automod cases being opened; default 8.
+	CaseConcurrency int
 }
 
 // Bot is a set of gateway shards with their event handling.
@@ -57,8 +63,10 @@ type Bot struct {
 	fence   *fence
 	daily   *dailyTracker
 	claims  chan struct{}
+	cases   *caseQueue // automod cases being opened (automod.go)
 	started time.Time
 	work    sync.WaitGroup
+	gw      *gatewayStats // shard states and gateway metrics (observe.go)
 
 	mu     sync.Mutex
 	client *dbot.Client
@@ -79,8 +87,12 @@ func New(o Options) *Bot {
 	if o.ClaimConcurrency <= 0 {
 		o.ClaimConcurrency = 32
 	}
+	if o.CaseConcurrency <= 0 {
+		o.CaseConcurrency = 8
+	}
 	return &Bot{o: o, log: o.Logger, fence: &fence{}, daily: newDailyTracker(), claims: make(chan struct{}, o.ClaimConcurrency),
-		started: time.Now()}
+		cases:   newCaseQueue(o.CaseConcurrency),
+		started: time.Now(), gw: newGatewayStats()}
 }
 
 // Run registers the commands, opens the shards and serves events until ctx
@@ -93,6 +105,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	watched := make(chan struct{})
+	go func() { defer close(watched); b.gw.watch(ctx, client) }()
+	defer func() { <-watched }()
 	<-ctx.Done()
 	// disgo v0.19.6 races if it closes a shard whose heartbeat goroutine has
 	// not sent its first heartbeat yet (docs/emulator.md): give it a moment.
@@ -154,7 +169,7 @@ func (b *Bot) connect(ctx context.Context) (*dbot.Client, error) {
 }
 
 func (b *Bot) build() (*dbot.Client, error) {
-	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler()})
+	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, shard: -1})
 	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone)}
 	if b.o.GatewayURL != "" {
 		gw = append(gw, gateway.WithURL(b.o.GatewayURL))
@@ -174,11 +189,15 @@ func (b *Bot) build() (*dbot.Client, error) {
 		dbot.WithLogger(logger),
 		dbot.WithRest(NewREST(RESTOptions{Token: b.o.Token, APIURL: b.o.APIURL, Logger: logger})),
 		dbot.WithShardManagerConfigOpts(sh...),
-		dbot.WithCacheConfigOpts(cache.WithCaches(cache.FlagsNone)),
+		b.gw.eventHandlers(), // events by type, resumes, heartbeat latency (observe.go)
+		// Guilds and roles only: automod computes moderators' permissions from them.
+		dbot.WithCacheConfigOpts(cache.WithCaches(cache.FlagGuilds, cache.FlagRoles)),
 		// Every event passes the fence (see disgo.go), not only those handled.
 		dbot.WithEventListenerFunc(func(dbot.Event) { b.fence.pass() }),
 		dbot.WithEventListenerFunc(b.onMessage),
 		dbot.WithEventListenerFunc(b.onInteraction),
+		dbot.WithEventListenerFunc(b.onAutomodMessage),
+		dbot.WithEventListenerFunc(b.onMemberJoin),
 	)
 }
 

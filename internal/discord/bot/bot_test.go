@@ -46,8 +46,13 @@ func TestConnectsShardsAndRegistersCommands(t *testing.T) {
 	for _, c := range e.Commands() {
 		names[c.Name] = c.GuildID
 	}
-	if len(names) != 2 || names["bytes"] != r.d.GuildID || names["squads"] != r.d.GuildID {
-		t.Errorf("registered commands %v, want bytes and squads in guild %s", names, r.d.GuildID)
+	want := []string{"bytes", "squads", "warn", "timeout", "kick", "ban", "unban", "case", "cases"}
+	ok := len(names) == len(want)
+	for _, n := range want {
+		ok = ok && names[n] == r.d.GuildID
+	}
+	if !ok {
+		t.Errorf("registered commands %v, want %v in guild %s", names, want, r.d.GuildID)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/disgoorg/disgo/rest"
 )
@@ -30,6 +31,8 @@ func NewREST(o RESTOptions) rest.Rest {
 	}
 	opts := []rest.ClientConfigOpt{
 		rest.WithLogger(o.Logger),
+		// disgo's default client with metrics and spans (resttransport.go).
+		rest.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: restTransport{inner: http.DefaultTransport}}),
 		rest.WithRateLimiter(&bucketLocks{inner: rest.NewRateLimiter(rest.WithRateLimiterLogger(o.Logger))}),
 	}
 	if o.APIURL != "" {
@@ -99,9 +102,13 @@ func (f *fence) pass() {
 }
 
 // fenceHandler is a slog.Handler that passes the fence on every record.
+// disgo's gateway loggers carry a shard_id attribute; a heartbeat sent on
+// such a logger is reported to sent (observe.go: heartbeat latency).
 type fenceHandler struct {
 	f     *fence
 	inner slog.Handler
+	sent  func(shard int, at time.Time)
+	shard int // -1: not a shard's logger
 }
 
 func (h fenceHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -109,6 +116,9 @@ func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
 	h.f.pass()
 	if r.Message == "sending heartbeat" {
 		h.f.heartbeats.Add(1)
+		if h.sent != nil && h.shard >= 0 {
+			h.sent(h.shard, r.Time)
+		}
 	}
 	if h.inner.Enabled(ctx, r.Level) {
 		return h.inner.Handle(ctx, r)
@@ -116,8 +126,14 @@ func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 func (h fenceHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a)}
+	shard := h.shard
+	for _, at := range a {
+		if at.Key == "shard_id" && at.Value.Kind() == slog.KindInt64 {
+			shard = int(at.Value.Int64())
+		}
+	}
+	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a), sent: h.sent, shard: shard}
 }
 func (h fenceHandler) WithGroup(n string) slog.Handler {
-	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n)}
+	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n), sent: h.sent, shard: h.shard}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/discord/commands"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
 )
@@ -27,6 +28,7 @@ type rig struct {
 	bus    bus.Bus
 	econ   *economy.Service
 	sq     *squads.Service
+	mod    *moderation.Service
 	bot    *bot.Bot
 	skew   *atomic.Int64 // added to the router's clock, in seconds
 	cancel context.CancelFunc
@@ -56,10 +58,14 @@ func startRig(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus) *rig 
 	r := &rig{e: e, d: e.Demo(), db: db, bus: b, skew: &atomic.Int64{}, done: make(chan error, 1)}
 	r.econ = economy.NewService(db, b, economy.Options{Logger: testLogger()})
 	r.sq = squads.NewService(db, r.econ)
-	router := commands.NewRouter(commands.Deps{Economy: r.econ, Squads: r.sq, Bus: b, Logger: testLogger(),
+	r.mod = moderation.NewService(db, b, moderation.Options{Logger: testLogger()})
+	if err := r.mod.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	router := commands.NewRouter(commands.Deps{Economy: r.econ, Squads: r.sq, Moderation: r.mod, Bus: b, Logger: testLogger(),
 		Now: func() time.Time { return time.Now().Add(time.Duration(r.skew.Load()) * time.Second) }})
 	r.bot = bot.New(bot.Options{Token: e.BotToken(), APIURL: e.APIURL(), GuildID: int64(r.d.GuildID),
-		Router: router, Economy: r.econ, Logger: testLogger()})
+		Router: router, Economy: r.econ, Moderation: r.mod, Logger: testLogger()})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.bot.Run(ctx) }()

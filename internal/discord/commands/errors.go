@@ -63,6 +63,8 @@ func (r *Router) replyForError(ctx context.Context, in discord.Interaction, err 
 		notIn    *squads.NotInSquadError
 		noSquad  *squads.NotFoundError
 		notYours *notYoursError
+		noPerm   *missingPermissionError
+		guarded  *protectedTargetError
 		field    *apperr.Error
 	)
 	switch {
@@ -98,6 +100,12 @@ func (r *Router) replyForError(ctx context.Context, in discord.Interaction, err 
 	case errors.As(err, &noSquad):
 		return refusal("No such squad", "That squad does not exist in this server (any more).",
 			"See the current squads with `/squads list`.")
+	case errors.As(err, &noPerm):
+		return refusal("Missing permission",
+			fmt.Sprintf("`%s` needs the **%s** permission in this server, and you do not have it.", noPerm.Command, noPerm.Permission),
+			"Ask a server admin if you should.")
+	case errors.As(err, &guarded):
+		return refusal("Not allowed on this member", guarded.Why, "")
 	case errors.As(err, &notYours):
 		return refusal("Not your menu",
 			fmt.Sprintf("This menu was opened by %s; only they can use it.", discord.UserMention(snowflake.ID(notYours.Owner))),

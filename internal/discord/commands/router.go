@@ -21,6 +21,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/squads"
 )
 
@@ -28,9 +29,11 @@ import (
 type Deps struct {
 	Economy *economy.Service
 	Squads  *squads.Service
-	Bus     bus.Bus // role re-checks (/bytes awards) are enqueued on jobs.QueueRoles
-	Logger  *slog.Logger
-	Now     func() time.Time // default time.Now
+	// Moderation serves the moderator commands (moderation.go); nil refuses them.
+	Moderation *moderation.Service
+	Bus        bus.Bus // role re-checks (/bytes awards) are enqueued on jobs.QueueRoles
+	Logger     *slog.Logger
+	Now        func() time.Time // default time.Now
 	// DeferAfter is how long a handler may run before the interaction is
 	// deferred (Discord allows 3 s for the first answer); default 2 s.
 	DeferAfter time.Duration

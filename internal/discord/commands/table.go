@@ -2,6 +2,7 @@ package commands
 
 import (
 	"github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/omit"
 )
 
 // This file is the bot's whole Discord surface: every slash command as
@@ -21,6 +22,16 @@ func (r *Router) routes() (commands, components map[string]handlerFunc) {
 		"/squads/leave":   r.squadsLeave,   // confirmation -> squads:leave
 		"/squads/info":    r.squadsInfo,    // info [user]: a member's squad
 		"/squads/members": r.squadsMembers, // members <squad>
+		// Moderation (moderation.go). Discord cannot have both "/case <number>"
+		// and subcommands of /case, so a case is shown with /case show.
+		"/warn":         r.modWarn,     // warn <user> [reason]: Moderate Members
+		"/timeout":      r.modTimeout,  // timeout <user> <duration> [reason]: Moderate Members
+		"/kick":         r.modKick,     // kick <user> [reason]: Kick Members
+		"/ban":          r.modBan,      // ban <user> [reason]: Ban Members
+		"/unban":        r.modUnban,    // unban <user_id> [reason]: Ban Members
+		"/case/show":    r.caseShow,    // case show <number>: Moderate Members
+		"/case/resolve": r.caseResolve, // case resolve <number> <note> [reverse]: Moderate Members
+		"/cases":        r.casesOf,     // cases <user>: Moderate Members
 	}
 	components = map[string]handlerFunc{
 		"squads:pick":   r.squadsPick,         // select: a squad -> confirmation with the cost
@@ -37,7 +48,7 @@ func ptr[T any](v T) *T { return &v }
 // overwrite) on start.
 func Definitions() []discord.ApplicationCommandCreate {
 	guildOnly := []discord.InteractionContextType{discord.InteractionContextTypeGuild}
-	return []discord.ApplicationCommandCreate{
+	return append([]discord.ApplicationCommandCreate{
 		discord.SlashCommandCreate{
 			Name: "bytes", Description: "The server's bytes economy", Contexts: guildOnly,
 			Options: []discord.ApplicationCommandOption{
@@ -77,5 +88,53 @@ func Definitions() []discord.ApplicationCommandCreate {
 					}},
 			},
 		},
+	}, moderationDefinitions(guildOnly)...)
+}
+
+// moderationDefinitions are the moderator commands; default_member_permissions
+// hides them from members without the permission (the handlers check again).
+func moderationDefinitions(guildOnly []discord.InteractionContextType) []discord.ApplicationCommandCreate {
+	perm := func(p discord.Permissions) omit.Omit[*discord.Permissions] { return omit.NewPtr(p) }
+	user := func(desc string) discord.ApplicationCommandOption {
+		return discord.ApplicationCommandOptionUser{Name: "user", Description: desc, Required: true}
+	}
+	reason := discord.ApplicationCommandOptionString{Name: "reason", Description: "Why (shown in the case, the mod-log and to the member)", MaxLength: ptr(500)}
+	return []discord.ApplicationCommandCreate{
+		discord.SlashCommandCreate{Name: "warn", Description: "Warn a member (a case; repeated warnings may escalate)", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionModerateMembers),
+			Options:                  []discord.ApplicationCommandOption{user("Who to warn"), reason}},
+		discord.SlashCommandCreate{Name: "timeout", Description: "Time a member out", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionModerateMembers),
+			Options: []discord.ApplicationCommandOption{user("Who to time out"),
+				discord.ApplicationCommandOptionString{Name: "duration", Description: "How long: 10m, 2h, 1d (at most 28d)", Required: true, MaxLength: ptr(20)},
+				reason}},
+		discord.SlashCommandCreate{Name: "kick", Description: "Remove a member from the server", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionKickMembers),
+			Options:                  []discord.ApplicationCommandOption{user("Who to kick"), reason}},
+		discord.SlashCommandCreate{Name: "ban", Description: "Ban a member (or any user) from the server", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionBanMembers),
+			Options:                  []discord.ApplicationCommandOption{user("Who to ban"), reason}},
+		discord.SlashCommandCreate{Name: "unban", Description: "Lift a ban", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionBanMembers),
+			Options: []discord.ApplicationCommandOption{
+				discord.ApplicationCommandOptionString{Name: "user_id", Description: "The banned user's id", Required: true, MaxLength: ptr(20)},
+				reason}},
+		discord.SlashCommandCreate{Name: "case", Description: "Moderation cases", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionModerateMembers),
+			Options: []discord.ApplicationCommandOption{
+				discord.ApplicationCommandOptionSubCommand{Name: "show", Description: "Show a case by number",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionInt{Name: "number", Description: "The case number", Required: true, MinValue: ptr(1)},
+					}},
+				discord.ApplicationCommandOptionSubCommand{Name: "resolve", Description: "Close a case with a note",
+					Options: []discord.ApplicationCommandOption{
+						discord.ApplicationCommandOptionInt{Name: "number", Description: "The case number", Required: true, MinValue: ptr(1)},
+						discord.ApplicationCommandOptionString{Name: "note", Description: "Why it is closed", Required: true, MaxLength: ptr(500)},
+						discord.ApplicationCommandOptionBool{Name: "reverse", Description: "Also lift the ban or timeout (default: no)"},
+					}},
+			}},
+		discord.SlashCommandCreate{Name: "cases", Description: "List a member's cases", Contexts: guildOnly,
+			DefaultMemberPermissions: perm(discord.PermissionModerateMembers),
+			Options:                  []discord.ApplicationCommandOption{user("Whose cases")}},
 	}
 }

@@ -1,0 +1,221 @@
+package bot
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dbot "github.com/disgoorg/disgo/bot"
+	"github.com/disgoorg/disgo/bot/handlers"
+	"github.com/disgoorg/disgo/gateway"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smarterdev/smarterdev/internal/metrics"
+)
+
+// This file feeds the gateway metrics (internal/metrics) and keeps the shard
+// states that the bot's heartbeat reports (internal/botstatus):
+//
+//   - events by type: disgo's gateway event handlers are wrapped, so every
+//     dispatch is counted once under its "t" (a bounded set: the dispatch
+//     types disgo knows; it drops the others before any handler);
+//   - reconnects (a READY after a shard's first) and resumes (RESUMED);
+//   - heartbeat latency: from disgo's "sending heartbeat" log record (seen
+//     by fenceHandler, which knows the shard from the logger's attributes)
+//     to the ACK event. disgo's own Latency() reads fields its heartbeat
+//     goroutine writes without a lock, which the race detector reports;
+//   - shard connected: each shard's status, polled every second.
+
+// shardWatchInterval is how often the shard connected gauge is refreshed.
+const shardWatchInterval = time.Second
+
+// gatewayStats is one Bot's view of its shards.
+type gatewayStats struct {
+	mu        sync.Mutex
+	shards    map[int]*shardStats
+	lastEvent time.Time
+}
+
+type shardStats struct {
+	readies, resumes int
+	lastEvent        time.Time
+	heartbeatSent    time.Time
+	latency          time.Duration
+	status           gateway.Status
+}
+
+func newGatewayStats() *gatewayStats { return &gatewayStats{shards: map[int]*shardStats{}} }
+
+func (g *gatewayStats) shard(id int) *shardStats {
+	s := g.shards[id]
+	if s == nil {
+		s = &shardStats{}
+		g.shards[id] = s
+	}
+	return s
+}
+
+func shardLabel(id int) string { return strconv.Itoa(id) }
+
+// heartbeatSent is called by fenceHandler when disgo logs "sending heartbeat".
+func (g *gatewayStats) heartbeatSent(shard int, at time.Time) {
+	g.mu.Lock()
+	g.shard(shard).heartbeatSent = at
+	g.mu.Unlock()
+}
+
+// observe runs on the shard's goroutine before disgo handles the event.
+func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
+	now := time.Now()
+	g.mu.Lock()
+	s := g.shard(shard)
+	switch ev.(type) {
+	case gateway.EventHeartbeatAck:
+		sent := s.heartbeatSent
+		if !sent.IsZero() {
+			s.latency = now.Sub(sent)
+		}
+		g.mu.Unlock()
+		if !sent.IsZero() {
+			metrics.HeartbeatLatency.WithLabelValues(shardLabel(shard)).Set(now.Sub(sent).Seconds())
+		}
+		return
+	case gateway.EventReady:
+		s.readies++
+		s.status = gateway.StatusReady
+		if s.readies > 1 {
+			metrics.GatewayReconnects.WithLabelValues(shardLabel(shard)).Inc()
+		}
+		metrics.ShardConnected.WithLabelValues(shardLabel(shard)).Set(1)
+	case gateway.EventResumed:
+		s.resumes++
+		s.status = gateway.StatusReady
+		metrics.GatewayResumes.WithLabelValues(shardLabel(shard)).Inc()
+		metrics.ShardConnected.WithLabelValues(shardLabel(shard)).Set(1)
+	}
+	s.lastEvent = now
+	g.lastEvent = now
+	g.mu.Unlock()
+}
+
+// observedHandler counts a dispatch and hands it to disgo's handler.
+type observedHandler struct {
+	inner  dbot.GatewayEventHandler
+	stats  *gatewayStats
+	once   sync.Once
+	events prometheus.Counter // created on the first event, so unseen types add no series
+}
+
+func (h *observedHandler) EventType() gateway.EventType { return h.inner.EventType() }
+
+func (h *observedHandler) HandleGatewayEvent(c *dbot.Client, seq int, shard int, ev gateway.EventData) {
+	t := h.inner.EventType()
+	h.stats.observe(shard, ev)
+	if t != gateway.EventTypeHeartbeatAck {
+		h.once.Do(func() { h.events = metrics.GatewayEvents.WithLabelValues(string(t)) })
+		h.events.Inc()
+	}
+	h.inner.HandleGatewayEvent(c, seq, shard, ev)
+}
+
+// eventHandlers are disgo's gateway event handlers, each wrapped by observe.
+func (g *gatewayStats) eventHandlers() dbot.ConfigOpt {
+	hs := handlers.GetGatewayHandlers()
+	for t, h := range hs {
+		if t == gateway.EventTypeRaw {
+			continue // not a dispatch; off unless raw events are enabled
+		}
+		hs[t] = &observedHandler{inner: h, stats: g}
+	}
+	return dbot.WithEventManagerConfigOpts(dbot.WithGatewayHandlers(hs))
+}
+
+// watch refreshes the shard connected gauge and the shard states every
+// second until ctx ends, then reports the shards disconnected.
+func (g *gatewayStats) watch(ctx context.Context, client *dbot.Client) {
+	t := time.NewTicker(shardWatchInterval)
+	defer t.Stop()
+	for {
+		g.poll(client, false)
+		select {
+		case <-ctx.Done():
+			g.poll(client, true)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (g *gatewayStats) poll(client *dbot.Client, stopped bool) {
+	type st struct {
+		id     int
+		status gateway.Status
+	}
+	var all []st
+	for s := range client.ShardManager.Shards() {
+		status := s.Status() // under disgo's status lock
+		if stopped {
+			status = gateway.StatusDisconnected
+		}
+		all = append(all, st{s.ShardID(), status})
+	}
+	g.mu.Lock()
+	for _, s := range all {
+		g.shard(s.id).status = s.status
+	}
+	g.mu.Unlock()
+	for _, s := range all {
+		v := 0.0
+		if s.status == gateway.StatusReady {
+			v = 1
+		}
+		metrics.ShardConnected.WithLabelValues(shardLabel(s.id)).Set(v)
+	}
+}
+
+// ShardStatus is one shard as the bot sees it.
+type ShardStatus struct {
+	ID         int
+	Status     string // disgo's gateway status: ready, resuming, disconnected, ...
+	Connected  bool
+	Latency    time.Duration // last heartbeat round trip
+	Reconnects int           // new sessions after the first
+	Resumes    int
+	LastEvent  time.Time
+}
+
+// Status is what the bot's heartbeat reports.
+type Status struct {
+	StartedAt  time.Time
+	LastEvent  time.Time // last gateway dispatch on any shard
+	ShardCount int
+	Shards     []ShardStatus // by id
+}
+
+// Status reports the shards of this process.
+func (b *Bot) Status() Status {
+	st := Status{StartedAt: b.started}
+	b.mu.Lock()
+	client := b.client
+	b.mu.Unlock()
+	if client != nil {
+		for s := range client.ShardManager.Shards() {
+			st.ShardCount = s.ShardCount()
+			break
+		}
+	}
+	g := b.gw
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st.LastEvent = g.lastEvent
+	for id, s := range g.shards {
+		status := s.status
+		st.Shards = append(st.Shards, ShardStatus{ID: id, Status: strings.ToLower(status.String()), Connected: status == gateway.StatusReady,
+			Latency: s.latency, Reconnects: max(s.readies-1, 0), Resumes: s.resumes, LastEvent: s.lastEvent})
+	}
+	sort.Slice(st.Shards, func(i, j int) bool { return st.Shards[i].ID < st.Shards[j].ID })
+	return st
+}
