@@ -55,6 +55,8 @@ type DB struct {
 	read    *sql.DB
 	path    string // SQLite file, for backups and messages
 	readQ   atomic.Pointer[sqldb.Queries]
+	// SQLite only: prepared statements for the read pool (stmtcache.go).
+	readStmts *stmtCache
 }
 
 // Open connects to rawURL: "postgres://..." / "postgresql://..." or
@@ -111,7 +113,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		}
 		read.SetMaxOpenConns(4)
 		read.SetMaxIdleConns(4)
-		db := &DB{Dialect: SQLite, write: write, read: read, path: path}
+		db := &DB{Dialect: SQLite, write: write, read: read, path: path, readStmts: newStmtCache(read)}
 		if err := db.Ping(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -148,6 +150,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.readStmts != nil {
+		db.readStmts.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -173,7 +178,11 @@ func (db *DB) Q() *sqldb.Queries {
 	if q := db.readQ.Load(); q != nil {
 		return q
 	}
-	q := sqldb.New(db.instrument(db.read))
+	var x sqldb.DBTX = db.read
+	if db.readStmts != nil {
+		x = prepared{cache: db.readStmts}
+	}
+	q := sqldb.New(db.instrument(x))
 	db.readQ.Store(q)
 	return q
 }
