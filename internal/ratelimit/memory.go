@@ -29,7 +29,8 @@ func NewMemory(now func() time.Time) *Memory {
 // report identical headers.
 func (m *Memory) Allow(_ context.Context, key string, l Limit) (Result, error) {
 	now := m.now()
-	interval := time.Second / time.Duration(max(l.Rate, 1))
+	// At least 1ns: above 1e9/s the division would give 0 and divide by zero below.
+	interval := max(time.Second/time.Duration(max(l.Rate, 1)), time.Nanosecond)
 	burstOffset := interval * time.Duration(max(l.Burst, 1))
 
 	m.mu.Lock()
