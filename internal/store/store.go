@@ -67,6 +67,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		// Sessions in UTC: per-day aggregates take dates from timestamps.
+		if u, err := url.Parse(rawURL); err == nil {
+			if q := u.Query(); q.Get("timezone") == "" {
+				q.Set("timezone", "UTC")
+				u.RawQuery = q.Encode()
+				rawURL = u.String()
+			}
+		}
 		pool, err := sql.Open("pgx", rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)

@@ -115,3 +115,19 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestPostgresSessionsRunInUTC(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		if e != store.Postgres {
+			continue
+		}
+		db := storetest.Open(t, e)
+		var tz string
+		if err := db.SQL().QueryRowContext(context.Background(), "SHOW timezone").Scan(&tz); err != nil {
+			t.Fatal(err)
+		}
+		if tz != "UTC" {
+			t.Fatalf("session time zone %q, want UTC", tz)
+		}
+	}
+}
