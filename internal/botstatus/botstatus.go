@@ -152,7 +152,14 @@ func Check(s Store, since time.Time, grace time.Duration, now func() time.Time) 
 			}
 			return fmt.Errorf("%w for %s (the last one is older than %s)", ErrNoHeartbeat, t.Sub(latest).Round(time.Second), MaxAge)
 		}
-		return Disconnected(fresh)
+		// A bot process still within its start-up grace is connecting.
+		var settled []Heartbeat
+		for _, h := range fresh {
+			if h.At.Sub(h.StartedAt) >= grace {
+				settled = append(settled, h)
+			}
+		}
+		return Disconnected(settled)
 	}
 }
 

@@ -169,8 +169,10 @@ func (b *Bot) connect(ctx context.Context) (*dbot.Client, error) {
 }
 
 func (b *Bot) build() (*dbot.Client, error) {
-	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, shard: -1})
-	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone)}
+	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, waitAcks: b.gw.waitAcks, shard: -1})
+	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone),
+		// The limiter logs through the fence too (waitAcks in observe.go).
+		gateway.WithRateLimiterConfigOpts(gateway.WithRateLimiterLogger(logger))}
 	if b.o.GatewayURL != "" {
 		gw = append(gw, gateway.WithURL(b.o.GatewayURL))
 	}

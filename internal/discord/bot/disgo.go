@@ -105,14 +105,18 @@ func (f *fence) pass() {
 // disgo's gateway loggers carry a shard_id attribute; a heartbeat sent on
 // such a logger is reported to sent (observe.go: heartbeat latency).
 type fenceHandler struct {
-	f     *fence
-	inner slog.Handler
-	sent  func(shard int, at time.Time)
-	shard int // -1: not a shard's logger
+	f        *fence
+	inner    slog.Handler
+	sent     func(shard int, at time.Time)
+	waitAcks func()
+	shard    int // -1: not a shard's logger
 }
 
 func (h fenceHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "unlocking gateway rate limiter" && h.waitAcks != nil {
+		h.waitAcks() // observe.go
+	}
 	h.f.pass()
 	if r.Message == "sending heartbeat" {
 		h.f.heartbeats.Add(1)
@@ -132,8 +136,8 @@ func (h fenceHandler) WithAttrs(a []slog.Attr) slog.Handler {
 			shard = int(at.Value.Int64())
 		}
 	}
-	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a), sent: h.sent, shard: shard}
+	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a), sent: h.sent, waitAcks: h.waitAcks, shard: shard}
 }
 func (h fenceHandler) WithGroup(n string) slog.Handler {
-	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n), sent: h.sent, shard: h.shard}
+	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n), sent: h.sent, waitAcks: h.waitAcks, shard: h.shard}
 }

@@ -43,6 +43,7 @@ type shardStats struct {
 	readies, resumes int
 	lastEvent        time.Time
 	heartbeatSent    time.Time
+	ackedAt          time.Time
 	latency          time.Duration
 	status           gateway.Status
 }
@@ -67,6 +68,33 @@ func (g *gatewayStats) heartbeatSent(shard int, at time.Time) {
 	g.mu.Unlock()
 }
 
+// ackWait bounds how long waitAcks holds disgo's heartbeat goroutine.
+const ackWait = 5 * time.Millisecond
+
+// waitAcks runs when disgo's gateway rate limiter is unlocked after a send
+// (fenceHandler): when that was a heartbeat, it waits at most ackWait for
+// the ACK to be handled. disgo v0.19.6 writes the ACK time on its read loop
+// and reads it on the heartbeat goroutine at the next tick with nothing in
+// between to order the two, which the race detector reports (and which can
+// make disgo take a fast ACK for a missing one). Waiting here makes the
+// ACK's handling (under g.mu) happen before the heartbeat goroutine's next
+// tick. Against Discord, whose ACK takes longer, the wait just ends.
+func (g *gatewayStats) waitAcks() {
+	deadline := time.Now().Add(ackWait)
+	for {
+		g.mu.Lock()
+		pending := false
+		for _, s := range g.shards {
+			pending = pending || (!s.heartbeatSent.IsZero() && s.ackedAt.Before(s.heartbeatSent) && time.Since(s.heartbeatSent) < ackWait)
+		}
+		g.mu.Unlock()
+		if !pending || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
 // observe runs on the shard's goroutine before disgo handles the event.
 func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
 	now := time.Now()
@@ -75,6 +103,7 @@ func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
 	switch ev.(type) {
 	case gateway.EventHeartbeatAck:
 		sent := s.heartbeatSent
+		s.ackedAt = now
 		if !sent.IsZero() {
 			s.latency = now.Sub(sent)
 		}
