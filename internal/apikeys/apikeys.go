@@ -118,9 +118,9 @@ type verifiedKey struct {
 	at  time.Time
 }
 
-// verifiedFor bounds how long another process may accept a revoked key if
-// the revocation notice is lost.
-const verifiedFor = 10 * time.Second
+// VerifiedFor bounds how long another process may accept a revoked key when
+// the revocation notice cannot reach it (no shared Redis, or a lost message).
+const VerifiedFor = 5 * time.Second
 
 // TopicKeyRevoked carries the prefix of a revoked key to every process.
 const TopicKeyRevoked = "apikeys.revoked"
@@ -320,7 +320,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Key, error) {
 	v, cached := s.verified[prefix]
 	s.mu.Unlock()
 	r := v.row
-	if !cached || now.Sub(v.at) > verifiedFor {
+	if !cached || now.Sub(v.at) > VerifiedFor {
 		var err error
 		r, err = s.db.Q().GetAPIKeyByPrefix(ctx, prefix)
 		if store.IsNoRows(err) {

@@ -130,7 +130,20 @@ func withKeys(ctx context.Context, e env, fn func(config.Config, *apikeys.Servic
 	if err != nil {
 		return failure(cfg, err)
 	}
-	return fn(cfg, apikeys.NewService(db, nil))
+	keys := apikeys.NewService(db, nil)
+	// With Redis, revocations reach running servers at once; without it a
+	// server notices within apikeys' verified-key cache time.
+	if cfg.RedisURL.IsSet() {
+		b, closeBus, _, err := openBus(ctx, cfg, log)
+		if err != nil {
+			return failure(cfg, err)
+		}
+		defer closeBus()
+		if err := keys.Listen(ctx, b); err != nil {
+			return failure(cfg, err)
+		}
+	}
+	return fn(cfg, keys)
 }
 
 func keyError(cfg config.Config, err error) error {
