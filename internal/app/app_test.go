@@ -47,6 +47,9 @@ func sqliteEnv(t *testing.T) map[string]string {
 		config.EnvHTTPAddr:    "127.0.0.1:0",
 		config.EnvLogFormat:   "json",
 		config.EnvLogLevel:    "debug",
+		// No emulated Discord unless a test is about the bot: it costs a
+		// second per start and disgo v0.19.6 races on close under -race.
+		config.EnvDiscordSandbox: "0",
 	}
 }
 

@@ -88,7 +88,13 @@ func (a *App) botDisconnectedCondition() []alerting.Condition {
 			if len(fresh) == 0 {
 				return fmt.Sprintf("no bot process has written a heartbeat in the last %s", botstatus.MaxAge), nil
 			}
-			if err := botstatus.Disconnected(fresh); err != nil {
+			var settled []botstatus.Heartbeat // past their start-up grace
+			for _, h := range fresh {
+				if h.At.Sub(h.StartedAt) >= botStartGrace {
+					settled = append(settled, h)
+				}
+			}
+			if err := botstatus.Disconnected(settled); err != nil {
 				return "gateway shards " + err.Error(), nil
 			}
 			return "", nil

@@ -27,8 +27,11 @@ func (a *App) webHandler() http.Handler {
 	dc := discordapi.New(o)
 	h, err := web.New(web.Deps{
 		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, APIKeys: a.services.APIKeys,
-		Discord: dc, Logger: a.log.With("component", "web"),
+		Moderation: a.services.Moderation,
+		Discord:    dc, Logger: a.log.With("component", "web"),
 		OperatorIDs: a.cfg.OperatorIDs, DevMode: a.cfg.DevMode, ListenAddr: a.cfg.HTTPAddr,
+		// The status page (/status): readiness, bot heartbeats, queues.
+		Health: a.health.Check, Heartbeats: a.heartbeatStore(), Bus: a.bus, Queues: watchedQueues,
 	})
 	if err != nil {
 		a.fail(fmt.Errorf("build the dashboard: %w", err))

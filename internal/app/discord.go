@@ -45,7 +45,7 @@ func (a *App) wireDiscord(s *Services) error {
 		gatewayURL = "" // what GET /gateway/bot says
 	}
 	guildID := a.cfg.Discord.GuildID
-	if token == "" && (a.role == RoleServe || a.role == RoleBot) {
+	if token == "" && a.cfg.Discord.Sandbox && (a.role == RoleServe || a.role == RoleBot) {
 		if a.role == RoleBot && !a.cfg.DevMode {
 			a.log.Warn("the bot role has no SMARTERDEV_DISCORD_TOKEN: it runs against the built-in Discord emulator, not Discord")
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 	"github.com/smarterdev/smarterdev/internal/telemetry"
+	"github.com/smarterdev/smarterdev/internal/web"
 )
 
 // economyMetricsTTL bounds how often a scrape reads the economy gauges.
@@ -89,6 +90,13 @@ func (a *App) metricsHandler() http.Handler {
 // The ServeMux inside is wrapped by logging.CaptureRoute (see Start), so
 // spans, logs and metrics name the route pattern, never the raw path.
 func (a *App) instrument(h http.Handler) http.Handler {
+	if a.role.Runs(RoleWeb) {
+		// API and dashboard requests and 5xx per UTC day for the status page's
+		// SLO error budget (internal/web/slo.go), written every minute.
+		slo := web.NewSLOCounter(a.db, nil)
+		a.Go("slo counts", slo.Run)
+		h = slo.Middleware(h)
+	}
 	h = logging.Middleware(a.log.With("component", "http"), metrics.HTTP(h))
 	if telemetry.Enabled() {
 		h = otelhttp.NewHandler(h, "http.server",

@@ -25,7 +25,8 @@ func (a *App) routes() http.Handler {
 	if a.role.Runs(RoleWeb) {
 		mux.Handle("/api/", a.apiHandler())
 		mux.Handle("POST /interactions", a.interactionsHandler())
-		mux.Handle("GET /status.json", a.statusHandler()) // components, bot heartbeats, queues (botstatus.go)
+		// Components, bot heartbeats, queues and the outbox, for the status page (botstatus.go).
+		mux.Handle("GET /status.json", a.statusHandler())
 		mux.Handle("/", a.webHandler()) // the dashboard (internal/web): every path not claimed above
 	}
 	return mux

@@ -1,3 +1,9 @@
+//go:build !race
+
+// The sandbox drives disgo v0.19.6, whose gateway races with itself on
+// close (docs/emulator.md); under -race this end-to-end test would report
+// disgo's race, not ours. `make test` runs it in its pass without -race.
+
 package app
 
 import (
@@ -10,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/discord/sandbox"
-	"github.com/smarterdev/smarterdev/internal/store"
 )
 
 // startSandbox starts what `make run` starts: every role, SQLite, no
 // Discord token (so the in-process emulator with the demo guild).
 func startSandbox(t *testing.T) (*App, *sandbox.Sandbox) {
 	t.Helper()
-	cfg, err := config.Load(envOf(sqliteEnv(t)))
+	env := sqliteEnv(t)
+	env[config.EnvDiscordSandbox] = "1"
+	cfg, err := config.Load(envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,48 +218,3 @@ func TestSandboxEndToEnd(t *testing.T) {
 	}
 }
 
-// The web role's "bot" component is optional: a stale heartbeat degrades
-// /readyz (200, "degraded"), a fresh one brings it back up.
-func TestBotHeartbeatReadiness(t *testing.T) {
-	env := sqliteEnv(t)
-	r := start(t, env, "web")
-	cfg, err := config.Load(envOf(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdb, err := store.Open(context.Background(), cfg.DatabaseURL.Value(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sdb.Close()
-	hs := botstatus.DB{DB: sdb}
-	write := func(at time.Time, connected bool) {
-		t.Helper()
-		st := "ready"
-		if !connected {
-			st = "disconnected"
-		}
-		if err := hs.Write(context.Background(), botstatus.Heartbeat{Instance: "bot-1", At: at, ShardCount: 1,
-			Shards: []botstatus.Shard{{ID: 0, Status: st, Connected: connected}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	component := func() (int, string, string) {
-		code, body := get(t, "http://"+r.addr+"/readyz")
-		var rep readiness
-		_ = json.Unmarshal([]byte(body), &rep)
-		return code, rep.Status, rep.Components["bot"].Status + " " + rep.Components["bot"].Error
-	}
-	write(time.Now().Add(-2*time.Minute), true)
-	if code, status, bot := component(); code != 200 || status != "degraded" || !strings.HasPrefix(bot, "degraded no bot heartbeat") {
-		t.Fatalf("stale heartbeat: %d %s %s", code, status, bot)
-	}
-	write(time.Now(), false)
-	if code, status, bot := component(); code != 200 || status != "degraded" || !strings.Contains(bot, "shard 0 (bot-1)") {
-		t.Fatalf("disconnected shard: %d %s %s", code, status, bot)
-	}
-	write(time.Now(), true)
-	if code, status, bot := component(); code != 200 || status != "ready" || bot != "up " {
-		t.Fatalf("fresh heartbeat: %d %s %s", code, status, bot)
-	}
-}

@@ -58,6 +58,9 @@ type Discord struct {
 	ClientID     string // a snowflake in decimal
 	ClientSecret Secret
 	GuildID      int64 // 0: commands registered globally
+	// Sandbox starts the built-in Discord emulator when no token is set
+	// (serve, bot), so a first run shows every command working.
+	Sandbox bool
 }
 
 // Names of the variables, so messages and docs spell them the same way.
@@ -73,6 +76,7 @@ const (
 	EnvDiscordClientID     = "SMARTERDEV_DISCORD_CLIENT_ID"
 	EnvDiscordClientSecret = "SMARTERDEV_DISCORD_CLIENT_SECRET"
 	EnvDiscordGuildID      = "SMARTERDEV_DISCORD_GUILD_ID"
+	EnvDiscordSandbox      = "SMARTERDEV_DISCORD_SANDBOX"
 	EnvShardIDs            = "SMARTERDEV_SHARD_IDS"
 	EnvShardCount          = "SMARTERDEV_SHARD_COUNT"
 	EnvOperatorIDs         = "SMARTERDEV_OPERATOR_IDS"
@@ -118,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Discord.ClientSecret = r.secret(EnvDiscordClientSecret, "", checkToken)
 	c.Discord.GuildID = r.snowflake(EnvDiscordGuildID)
+	c.Discord.Sandbox = r.boolDefault(EnvDiscordSandbox, true)
 
 	c.ShardCount = r.intRange(EnvShardCount, 1, 1, 1<<16)
 	c.ShardIDs = r.shardIDs(EnvShardIDs, c.ShardCount)

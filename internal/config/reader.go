@@ -304,10 +304,12 @@ func short(d time.Duration) string {
 	return s
 }
 
-func (r *reader) bool(name string) bool {
+func (r *reader) bool(name string) bool { return r.boolDefault(name, false) }
+
+func (r *reader) boolDefault(name string, def bool) bool {
 	v := r.get(name)
 	if v == "" {
-		return false
+		return def
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {

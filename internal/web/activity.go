@@ -1,6 +1,7 @@
 package web
 
 import (
+	"database/sql"
 	"html/template"
 	"net/http"
 	"time"
@@ -29,7 +30,14 @@ type chartView struct {
 	Note   string
 	SVG    template.HTML
 	Points []point
+	Legend []string // series names of a stacked chart, classes s0, s1, ...
 }
+
+// streakBuckets are the streak distribution's buckets: lower bound and label.
+var streakBuckets = []struct {
+	From  int64
+	Label string
+}{{1, "1"}, {2, "2–7"}, {8, "8–15"}, {16, "16–31"}, {32, "32–63"}, {64, "64+"}}
 
 func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) {
 	ctx := r.Context()
@@ -57,6 +65,18 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		h.fail(w, r, err)
 		return
 	}
+	// A streak is alive while its last claim was today or yesterday.
+	streaks, err := q.StreakDistribution(ctx, sqldb.StreakDistributionParams{GuildID: g.ID,
+		AliveSince: sql.NullString{String: end.AddDate(0, 0, -1).Format(time.DateOnly), Valid: true}})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	joins, err := q.SquadJoinsPerDay(ctx, sqldb.SquadJoinsPerDayParams{GuildID: g.ID, Since: since})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 
 	days := make([]string, activityDays)
 	index := map[string]int{}
@@ -69,6 +89,8 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	transfers := make([]int64, activityDays)
 	net := make([]int64, activityDays)
 	dam := make([]int64, activityDays)
+	squadJoins := make([]int64, activityDays)
+	squadSwitches := make([]int64, activityDays)
 	d := activityData{Totals: totals, Members: g.Guild.Members, Squads: len(sq), Days: activityDays}
 	for _, k := range kinds {
 		i, ok := index[k.Day]
@@ -80,10 +102,17 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		case economy.KindDaily:
 			rewards[i] += k.Entries
 			d.RewardsDay += k.Entries
+		case economy.KindSquadSwitch:
+			squadSwitches[i] += k.Entries
 		case economy.KindTransferOut:
 			transfers[i] += k.Entries
 			d.TransfersN += k.Entries
 			d.TransferSum -= k.Total
+		}
+	}
+	for _, j := range joins {
+		if i, ok := index[j.Day]; ok {
+			squadJoins[i] = j.Joins
 		}
 	}
 	for _, a := range active {
@@ -122,6 +151,26 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	add("active", "Daily active members", "members with any bytes activity that day", series(dam), false)
 	add("rewards", "Daily rewards per day", "rewards claimed", series(rewards), false)
 	add("transfers", "Transfers per day", "transfers between members", series(transfers), false)
+	streakPts := make([]point, len(streakBuckets))
+	for i, b := range streakBuckets {
+		streakPts[i] = point{Label: b.Label}
+		for _, s := range streaks {
+			if s.Bucket == b.From {
+				streakPts[i].Value = s.Members
+			}
+		}
+	}
+	add("streaks", "Streak distribution", "members per current daily streak (days)", streakPts, false)
+	labels := make([]string, activityDays)
+	for i := range labels {
+		labels[i] = label(i)
+	}
+	squadActivity := chartView{ID: "squad-activity", Title: "Squad activity", Note: "joins and paid switches per day", Legend: []string{"joins", "switches"}}
+	squadActivity.SVG = stackedBarChart(squadActivity.Title, labels, squadActivity.Legend, [][]int64{squadJoins, squadSwitches})
+	for i := range labels {
+		squadActivity.Points = append(squadActivity.Points, point{Label: labels[i] + " joins", Value: squadJoins[i]}, point{Label: labels[i] + " switches", Value: squadSwitches[i]})
+	}
+	d.Charts = append(d.Charts, squadActivity)
 	if len(squadPts) > 0 {
 		add("squads", "Squad sizes", "members per squad now", squadPts, false)
 	}

@@ -244,6 +244,33 @@ func TestBrowser(t *testing.T) {
 		run(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
 	})
 
+	t.Run("adds a username rule and tries it", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/automod"),
+			chromedp.WaitVisible(chromedp.CSS("#pattern")),
+			chromedp.SendKeys(chromedp.CSS("#name"), "Nitro scam"),
+			chromedp.SendKeys(chromedp.CSS("#pattern"), "free.?nitro"),
+			chromedp.Click(chromedp.CSS("form.rule-form button.primary")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")),
+			chromedp.WaitVisible(chromedp.CSS("#rules")),
+			chromedp.SendKeys(chromedp.CSS("#try-username"), "FREE-Nitro giveaway"),
+			chromedp.Click(chromedp.CSS("#try button.primary")),
+			chromedp.WaitVisible(chromedp.CSS("#try-result .pill.bad")),
+		)
+		if b := body(t); !strings.Contains(b, "triggers: ban") || !strings.Contains(b, "Nitro scam") {
+			t.Fatalf("try it:\n%s", b)
+		}
+		shot(t, bctx, "automod")
+		run(t, 20*time.Second, chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.CSS("#components")))
+		shot(t, bctx, "status")
+		run(t, 20*time.Second, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/guilds/"+guild+"/automod"), chromedp.WaitVisible(chromedp.CSS("#pattern")))
+		shot(t, bctx, "automod-phone")
+		run(t, 20*time.Second, chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.CSS("#components")))
+		shot(t, bctx, "status-phone")
+		run(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
+	})
+
 	t.Run("a member without Manage Server is refused", func(t *testing.T) {
 		defer screenshotOnFailure(t, bctx)
 		run(t, 20*time.Second,

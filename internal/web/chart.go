@@ -140,3 +140,45 @@ func lineChart(title string, pts []point) template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // every text above is escaped
 }
+
+// stackedBarChart draws, per label, one bar with a segment per series
+// (classes s0, s1, ...); names label the segments' tooltips.
+func stackedBarChart(title string, labels []string, names []string, series [][]int64) template.HTML {
+	var b strings.Builder
+	open(&b, title)
+	var top int64
+	for i := range labels {
+		var sum int64
+		for _, s := range series {
+			sum += s[i]
+		}
+		top = max(top, sum)
+	}
+	top = niceMax(top)
+	axes(&b, top)
+	plotW := float64(chartW - padLeft - padRight)
+	plotH := float64(chartH - padTop - padBottom)
+	n := max(1, len(labels))
+	slot := plotW / float64(n)
+	bw := max(1, slot*0.7)
+	x := func(i int) float64 { return float64(padLeft) + slot*float64(i) + slot/2 }
+	for i, l := range labels {
+		base := float64(chartH - padBottom)
+		for k, s := range series {
+			if s[i] == 0 {
+				continue
+			}
+			h := plotH * float64(s[i]) / float64(top)
+			base -= h
+			fmt.Fprintf(&b, `<rect class="bar s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s, %s: %s</title></rect>`,
+				k, x(i)-bw/2, base, bw, h, html.EscapeString(l), html.EscapeString(names[k]), formatNum(s[i]))
+		}
+	}
+	pts := make([]point, len(labels))
+	for i, l := range labels {
+		pts[i] = point{Label: l}
+	}
+	xLabels(&b, pts, x)
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) //nolint:gosec // every text above is escaped
+}

@@ -61,6 +61,25 @@ func (f *form) idField(name string) int64 {
 	return n
 }
 
+// idList parses a list of Discord ids separated by commas, spaces or lines.
+func (f *form) idList(name string) []int64 {
+	out := []int64{}
+	for _, s := range splitList(f.Get(name)) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			f.set(name, "Enter Discord ids (digits only), separated by commas.")
+			return out
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// splitList splits a list typed with commas, spaces or one item a line.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
 // domain records a domain validation error against its field; it reports
 // false for errors that are not about a field.
 func (f *form) domain(err error, rename func(string) string) bool {

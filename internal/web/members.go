@@ -9,6 +9,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -28,7 +29,7 @@ type memberRow struct {
 
 type membersData struct {
 	Rows  []memberRow
-	Next  string // query of the next page, "" on the last
+	Next  string // path of the next page, "" on the last
 	First bool
 }
 
@@ -68,25 +69,32 @@ func (h *Handler) memberList(w http.ResponseWriter, r *http.Request, g *guildCtx
 	}
 	if more {
 		last := rows[len(rows)-1]
-		d.Next = url.Values{"after": {strconv.FormatInt(last.Balance, 10) + "." + strconv.FormatInt(last.UserID, 10)},
+		d.Next = guildPath(g, "/members?") + url.Values{"after": {strconv.FormatInt(last.Balance, 10) + "." + strconv.FormatInt(last.UserID, 10)},
 			"rank": {strconv.Itoa(rank + len(rows))}}.Encode()
 	}
 	h.render(w, r, http.StatusOK, "members", &page{Title: "Members", Nav: "members", Guild: g, Data: d})
 }
 
 type memberData struct {
-	Profile  discordapi.Profile
-	Account  economy.Account
-	Squad    *squads.Membership
-	Ledger   []economy.Entry
-	Names    map[int64]discordapi.Profile
-	Next     int64 // cursor of the next ledger page, 0 on the last
-	Tier     string
-	Paged    bool
-	Received int64
+	Profile   discordapi.Profile
+	Account   economy.Account
+	Squad     *squads.Membership
+	Ledger    []economy.Entry
+	Names     map[int64]discordapi.Profile
+	Next      int64 // cursor of the next ledger page, 0 on the last
+	Tier      string
+	Paged     bool
+	Received  int64
+	UserID    int64
+	Cases     []caseRow // the latest cases about the member
+	MoreCases bool
+	NoAccount bool // no bytes account, shown for the cases
 }
 
 const ledgerPerPage = 25
+
+// memberCases is how many of a member's cases the profile shows.
+const memberCases = 10
 
 func (h *Handler) memberProfile(w http.ResponseWriter, r *http.Request, g *guildCtx) {
 	ctx := r.Context()
@@ -95,9 +103,20 @@ func (h *Handler) memberProfile(w http.ResponseWriter, r *http.Request, g *guild
 		h.errorPage(w, r, http.StatusNotFound, "There is no member with that id.")
 		return
 	}
+	cases, err := h.d.Moderation.Cases(ctx, g.ID, moderation.Filter{TargetID: user, Limit: memberCases + 1})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	acc, err := h.d.Economy.Balance(ctx, g.ID, user)
 	if apperr.Is(err, apperr.NotFound) {
-		h.errorPage(w, r, http.StatusNotFound, "This member has no bytes account in this guild yet.")
+		if len(cases) == 0 {
+			h.errorPage(w, r, http.StatusNotFound, "This member has no bytes account and no cases in this guild.")
+			return
+		}
+		d := memberData{Profile: h.dir.Member(ctx, g.ID, user), UserID: user, NoAccount: true}
+		d.Cases, d.MoreCases = h.nameCases(r, g, cases[:min(len(cases), memberCases)]), len(cases) > memberCases
+		h.render(w, r, http.StatusOK, "member", &page{Title: d.Profile.Name, Nav: "members", Guild: g, Data: d})
 		return
 	}
 	if err != nil {
@@ -114,7 +133,8 @@ func (h *Handler) memberProfile(w http.ResponseWriter, r *http.Request, g *guild
 		h.fail(w, r, err)
 		return
 	}
-	d := memberData{Account: acc, Profile: h.dir.Member(ctx, g.ID, user), Paged: before > 0}
+	d := memberData{Account: acc, Profile: h.dir.Member(ctx, g.ID, user), Paged: before > 0, UserID: user}
+	d.Cases, d.MoreCases = h.nameCases(r, g, cases[:min(len(cases), memberCases)]), len(cases) > memberCases
 	if len(ledger) > ledgerPerPage {
 		ledger = ledger[:ledgerPerPage]
 		d.Next = ledger[len(ledger)-1].ID

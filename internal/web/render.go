@@ -24,7 +24,7 @@ var staticFS embed.FS
 // pageNames lists every page template; parsePages fails when one is missing.
 var pageNames = []string{
 	"signin", "overview", "error", "activity", "config", "squads", "squad_edit", "squad_delete",
-	"members", "member", "audit", "apikeys",
+	"members", "member", "audit", "apikeys", "automod", "automod_rule", "automod_delete", "cases", "case", "status",
 }
 
 type pages struct{ t map[string]*template.Template }
@@ -175,9 +175,34 @@ var funcs = template.FuncMap{
 		}
 		return k
 	},
+	"field": func(f *form, name, id, label, hint string) fieldData {
+		return fieldData{Form: f, Name: name, ID: id, Label: label, Hint: hint}
+	},
+	"ruleForm": func(f *form, csrf string) ruleFormData { return ruleFormData{Form: f, CSRF: csrf} },
+	"dur": func(d time.Duration) string {
+		if d <= 0 {
+			return "0s"
+		}
+		return d.String()
+	},
+	"pct":         func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) + "%" },
+	"ms":          func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " ms" },
+	"caseActions": func() []string { return caseActions },
+	"caseStates":  func() []string { return caseStates },
 	"squadForm": func(f *form, roles []discordapi.Role, csrf string) squadFormData {
 		return squadFormData{Form: f, Roles: roles, CSRF: csrf}
 	},
+}
+
+// fieldData is one labelled input with its error and hint.
+type fieldData struct {
+	Form                  *form
+	Name, ID, Label, Hint string
+}
+
+type ruleFormData struct {
+	Form *form
+	CSRF string
 }
 
 type squadFormData struct {

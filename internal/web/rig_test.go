@@ -18,6 +18,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/web"
@@ -32,6 +33,7 @@ type rig struct {
 	demo  *emulator.Demo
 	econ  *economy.Service
 	sq    *squads.Service
+	mod   *moderation.Service
 	srv   *httptest.Server
 	guild int64
 }
@@ -40,6 +42,7 @@ type rigOpts struct {
 	operators  []int64
 	devMode    bool
 	listenAddr string
+	status     func(*web.Deps) // sets the status page's sources
 }
 
 func newRig(t *testing.T, db *store.DB, o rigOpts) *rig {
@@ -51,17 +54,22 @@ func newRig(t *testing.T, db *store.DB, o rigOpts) *rig {
 	if o.listenAddr == "" {
 		o.listenAddr = "127.0.0.1:8080"
 	}
-	h, err := web.New(web.Deps{
-		DB: db, Economy: econ, Squads: squads.NewService(db, econ), APIKeys: apikeys.NewService(db, nil),
+	mod := moderation.NewService(db, b, moderation.Options{Logger: slog.New(slog.DiscardHandler)})
+	d := web.Deps{
+		DB: db, Economy: econ, Squads: squads.NewService(db, econ), APIKeys: apikeys.NewService(db, nil), Moderation: mod,
 		Discord: discordapi.New(discordapi.Options{APIURL: emu.APIURL(), BotToken: emu.BotToken(),
 			ClientID: emu.ClientID(), ClientSecret: emu.ClientSecret()}),
 		Logger:      slog.New(slog.NewTextHandler(testLog{t}, nil)),
 		OperatorIDs: o.operators, DevMode: o.devMode, ListenAddr: o.listenAddr,
-	})
+	}
+	if o.status != nil {
+		o.status(&d)
+	}
+	h, err := web.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, db: db, emu: emu, demo: emu.Demo(), econ: econ, sq: squads.NewService(db, econ), srv: httptest.NewServer(h)}
+	r := &rig{t: t, db: db, emu: emu, demo: emu.Demo(), econ: econ, sq: squads.NewService(db, econ), mod: mod, srv: httptest.NewServer(h)}
 	r.guild = int64(r.demo.GuildID)
 	t.Cleanup(r.srv.Close)
 	return r

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,21 +16,31 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/health"
 	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
 )
 
 // Deps are what the dashboard needs; the composition root builds them.
 type Deps struct {
-	DB      *store.DB
-	Economy *economy.Service
-	Squads  *squads.Service
-	APIKeys *apikeys.Service
-	Discord *discordapi.Client
-	Logger  *slog.Logger
+	DB         *store.DB
+	Economy    *economy.Service
+	Squads     *squads.Service
+	APIKeys    *apikeys.Service
+	Moderation *moderation.Service
+	Discord    *discordapi.Client
+	Logger     *slog.Logger
+
+	// The status page's sources; each may be nil (the page says so).
+	Health     func(ctx context.Context) health.Report // the process's readiness report
+	Heartbeats HeartbeatReader                         // bot heartbeats (internal/botstatus)
+	Bus        bus.Bus                                 // queue depth, lag and dead letters of Queues
+	Queues     []string
 
 	OperatorIDs []int64 // may manage every guild
 	DevMode     bool    // SMARTERDEV_DEV_MODE
@@ -63,7 +74,7 @@ type Handler struct {
 // New builds the dashboard; it fails when a page template is missing or
 // does not parse.
 func New(d Deps) (*Handler, error) {
-	if d.DB == nil || d.Economy == nil || d.Squads == nil || d.APIKeys == nil || d.Discord == nil {
+	if d.DB == nil || d.Economy == nil || d.Squads == nil || d.APIKeys == nil || d.Moderation == nil || d.Discord == nil {
 		return nil, errors.New("web: missing dependency")
 	}
 	if d.Logger == nil {

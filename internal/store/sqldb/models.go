@@ -153,6 +153,12 @@ type RoleReward struct {
 	Threshold int64
 }
 
+type SloDaily struct {
+	Day      string
+	Requests int64
+	Errors   int64
+}
+
 type Squad struct {
 	ID          int64
 	GuildID     int64

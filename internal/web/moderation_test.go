@@ -1,0 +1,295 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/automod"
+	"github.com/smarterdev/smarterdev/internal/moderation"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/storetest"
+)
+
+func usernameRule(name, pattern string) url.Values {
+	return url.Values{"name": {name}, "kind": {"username"}, "pattern": {pattern}, "action": {"ban"}, "enabled": {"on"}}
+}
+
+// TestAutomodPages: rules with validation next to the field, the try-it box
+// as a form and with htmx, editing, deleting with a confirmation, settings.
+func TestAutomodPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db, rigOpts{})
+		admin := r.signIn(r.demo.AdminID)
+		ctx := context.Background()
+
+		if res := admin.get(r.path("/automod")); res.StatusCode != 200 || !strings.Contains(res.body, "No rules yet") {
+			t.Fatalf("automod page: %d\n%s", res.StatusCode, res.body)
+		}
+
+		// A bad regex is refused next to the pattern, keeping what was typed.
+		res := admin.post(r.path("/automod/rules"), usernameRule("Nitro scam", "free(nitro"))
+		if res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("bad regex: %d", res.StatusCode)
+		}
+		if !strings.Contains(res.body, `<p class="field-error" id="pattern-error">Not a valid RE2 regular expression: missing closing ) in `) {
+			t.Errorf("no pattern error next to the field:\n%s", res.body)
+		}
+		if !regexp.MustCompile(`id="pattern" name="pattern" value="free\(nitro"`).MatchString(res.body) ||
+			!regexp.MustCompile(`id="name" name="name" value="Nitro scam"`).MatchString(res.body) {
+			t.Error("typed values not kept")
+		}
+
+		res = admin.post(r.path("/automod/rules"), usernameRule("Nitro scam", `free.?nitro`))
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", res.StatusCode, res.body)
+		}
+		rules, _ := r.mod.Rules(ctx, r.guild)
+		if len(rules) != 1 || rules[0].Pattern != "free.?nitro" || rules[0].Action != automod.ActionBan || !rules[0].Enabled {
+			t.Fatalf("rules = %+v", rules)
+		}
+		id := strconv.FormatInt(rules[0].ID, 10)
+		res = admin.get(r.path("/automod"))
+		if !strings.Contains(res.body, "Nitro scam") || !strings.Contains(res.body, "added") {
+			t.Error("new rule or flash not shown")
+		}
+
+		// Try it, as a plain form post: the whole page with the result.
+		res = admin.post(r.path("/automod/try"), url.Values{"username": {"FREE-NITRO giveaway"}, "no_avatar": {"on"}})
+		if res.StatusCode != 200 || !strings.Contains(res.body, "<html") || !strings.Contains(res.body, "triggers: ban") {
+			t.Fatalf("try: %d\n%s", res.StatusCode, res.body)
+		}
+		// And with htmx: only the results.
+		req, _ := http.NewRequest(http.MethodPost, r.srv.URL+r.path("/automod/try"), strings.NewReader(url.Values{"username": {"gary"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("X-CSRF-Token", admin.csrf)
+		res = admin.do(req)
+		if res.StatusCode != 200 || strings.Contains(res.body, "<html") || !strings.Contains(res.body, "Nitro scam") ||
+			strings.Contains(res.body, "triggers:") || !strings.Contains(res.body, "does not match") {
+			t.Fatalf("htmx try: %d\n%s", res.StatusCode, res.body)
+		}
+		res = admin.post(r.path("/automod/try"), url.Values{})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, "Type a username") {
+			t.Errorf("empty try: %d", res.StatusCode)
+		}
+
+		// Edit: a timeout needs a duration.
+		form := formValues(admin.get(r.path("/automod/rules/" + id)).body)
+		form.Set("action", "timeout")
+		res = admin.post(r.path("/automod/rules/"+id), form)
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="timeout_seconds-error">A timeout needs a duration`) {
+			t.Fatalf("timeout without duration: %d\n%s", res.StatusCode, res.body)
+		}
+		form.Set("timeout_seconds", "600")
+		if res := admin.post(r.path("/automod/rules/"+id), form); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("update: %d\n%s", res.StatusCode, res.body)
+		}
+		if rule, _ := r.mod.Rule(ctx, r.guild, rules[0].ID); rule.Action != automod.ActionTimeout || rule.TimeoutSeconds != 600 {
+			t.Fatalf("rule after update: %+v", rule)
+		}
+
+		// An attachment rule's extensions are checked too.
+		res = admin.post(r.path("/automod/rules"), url.Values{"name": {"Executables"}, "kind": {"attachment"}, "extensions": {"exe, a/b"}, "action": {"delete"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="extensions-error"`) {
+			t.Errorf("bad extension: %d", res.StatusCode)
+		}
+
+		// Delete with a confirmation.
+		if res := admin.get(r.path("/automod/rules/" + id + "/delete")); !strings.Contains(res.body, "Delete Nitro scam?") {
+			t.Errorf("no confirmation page:\n%s", res.body)
+		}
+		if res := admin.post(r.path("/automod/rules/"+id+"/delete"), nil); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delete: %d", res.StatusCode)
+		}
+		if rules, _ := r.mod.Rules(ctx, r.guild); len(rules) != 0 {
+			t.Fatalf("rules after delete: %+v", rules)
+		}
+
+		// Settings.
+		res = admin.post(r.path("/automod/settings"), url.Values{"escalate_after": {"1"}, "escalate_window_hours": {"24"}, "escalate_action": {"ban"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="settings-escalate_after-error">Must be between 2 and 50`) ||
+			!regexp.MustCompile(`name="escalate_after"[^>]*value="1"`).MatchString(res.body) {
+			t.Fatalf("bad escalation: %d\n%s", res.StatusCode, res.body)
+		}
+		res = admin.post(r.path("/automod/settings"), url.Values{"mod_log_channel": {strconv.FormatUint(uint64(r.demo.ModLog), 10)},
+			"exempt_roles": {"11, 12"}, "moderators_exempt": {"on"}, "escalate_after": {"3"}, "escalate_window_hours": {"24"},
+			"escalate_action": {"timeout"}, "escalate_timeout_seconds": {"3600"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("settings: %d\n%s", res.StatusCode, res.body)
+		}
+		st, _ := r.mod.Settings(ctx, r.guild)
+		if st.ModLogChannel != int64(r.demo.ModLog) || len(st.ExemptRoles) != 2 || !st.ModeratorsExempt || st.EscalateAfter != 3 ||
+			st.EscalateAction != automod.ActionTimeout || st.EscalateTimeoutSeconds != 3600 {
+			t.Fatalf("settings = %+v", st)
+		}
+		if res := admin.get(r.path("/automod")); !strings.Contains(res.body, `value="11, 12"`) {
+			t.Error("saved exempt roles not shown")
+		}
+	})
+}
+
+// TestCasePages: filters, cursor pages, names, resolving, the member profile.
+func TestCasePages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db, rigOpts{})
+		admin := r.signIn(r.demo.AdminID)
+		ctx := context.Background()
+		gary, rita := int64(r.demo.Members["gopher_gary"]), int64(r.demo.Members["rusty_rita"])
+		for i := range 28 {
+			in := moderation.Input{TargetID: rita, TargetName: "rita", Action: automod.ActionWarn, Reason: fmt.Sprintf("spam %d", i),
+				Rule: &automod.Rule{Name: "Spam", Kind: automod.KindMessageRate}}
+			if _, err := r.mod.Open(ctx, r.guild, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.mod.Open(ctx, r.guild, moderation.Input{TargetID: gary, ModeratorID: int64(r.demo.ModeratorID), Action: automod.ActionBan, Reason: "raid"}); err != nil {
+			t.Fatal(err)
+		}
+		gone := int64(4242)
+		if _, err := r.mod.Open(ctx, r.guild, moderation.Input{TargetID: gone, TargetName: "left_already", Action: automod.ActionTimeout, Duration: 10 * time.Minute, Reason: "flood"}); err != nil {
+			t.Fatal(err)
+		}
+
+		res := admin.get(r.path("/cases"))
+		if res.StatusCode != 200 || strings.Count(res.body, `href="/guilds/`+strconv.FormatInt(r.guild, 10)+`/cases/`) != 25 {
+			t.Fatalf("first page: %d, %d case links", res.StatusCode, strings.Count(res.body, "/cases/"))
+		}
+		next := regexp.MustCompile(`href="(/guilds/\d+/cases\?before=\d+)" rel="next"`).FindStringSubmatch(res.body)
+		if next == nil {
+			t.Fatalf("no next page link:\n%s", res.body[strings.Index(res.body, "pager"):])
+		}
+		res = admin.get(strings.ReplaceAll(next[1], "&amp;", "&"))
+		if !strings.Contains(res.body, "#1</a>") || strings.Contains(res.body, `rel="next"`) {
+			t.Errorf("second page lacks case #1 or has a next link")
+		}
+		if !strings.Contains(admin.get(r.path("/cases")).body, "left_already") {
+			t.Error("a member Discord does not know is not named by the stored name")
+		}
+
+		res = admin.get(r.path("/cases?action=ban"))
+		if !strings.Contains(res.body, "#29</a>") || strings.Contains(res.body, "#28</a>") || !strings.Contains(res.body, "Gary") {
+			t.Errorf("action filter:\n%s", res.body)
+		}
+		res = admin.get(r.path("/cases?member=" + strconv.FormatInt(gary, 10)))
+		if !strings.Contains(res.body, "#29</a>") || strings.Contains(res.body, "#1</a>") {
+			t.Error("member filter")
+		}
+		if res := admin.get(r.path("/cases?rule=Spam&state=open")); !strings.Contains(res.body, "#28</a>") || strings.Contains(res.body, "#29</a>") {
+			t.Error("rule filter")
+		}
+		if res := admin.get(r.path("/cases?member=abc")); res.StatusCode != http.StatusBadRequest || !strings.Contains(res.body, `id="member-error"`) {
+			t.Errorf("bad member id: %d", res.StatusCode)
+		}
+		if res := admin.get(r.path("/cases?rule=Nope")); !strings.Contains(res.body, "No cases match these filters") {
+			t.Error("empty filter result")
+		}
+
+		// The case page names the member and the moderator.
+		res = admin.get(r.path("/cases/29"))
+		if res.StatusCode != 200 || !strings.Contains(res.body, "Gary") || !strings.Contains(res.body, "raid") || !strings.Contains(res.body, "Reverse and unban") {
+			t.Fatalf("case page: %d\n%s", res.StatusCode, res.body)
+		}
+		if res := admin.get(r.path("/cases/999")); res.StatusCode != 404 {
+			t.Errorf("missing case: %d", res.StatusCode)
+		}
+		res = admin.post(r.path("/cases/29/resolve"), url.Values{"note": {strings.Repeat("x", 501)}, "outcome": {"reverse"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="note-error"`) {
+			t.Errorf("long note: %d", res.StatusCode)
+		}
+		res = admin.post(r.path("/cases/29/resolve"), url.Values{"note": {"appeal accepted"}, "outcome": {"reverse"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("reverse: %d\n%s", res.StatusCode, res.body)
+		}
+		c, _ := r.mod.Case(ctx, r.guild, 29)
+		if c.State != moderation.StateReversed || c.Note != "appeal accepted" || c.ResolvedBy != int64(r.demo.AdminID) {
+			t.Fatalf("case after reverse: %+v", c)
+		}
+		res = admin.get(r.path("/cases/29"))
+		if !strings.Contains(res.body, "reversed") || !strings.Contains(res.body, "Grace Admin") || strings.Contains(res.body, `name="outcome"`) {
+			t.Error("reversed case page")
+		}
+		res = admin.post(r.path("/cases/29/resolve"), url.Values{"note": {"again"}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, "already closed") {
+			t.Errorf("closing twice: %d", res.StatusCode)
+		}
+
+		// The member profile lists the member's cases, even without a bytes account.
+		res = admin.get(r.path("/members/" + strconv.FormatInt(gary, 10)))
+		if res.StatusCode != 200 || !strings.Contains(res.body, `id="member-cases"`) || !strings.Contains(res.body, "/cases/29") {
+			t.Fatalf("profile: %d\n%s", res.StatusCode, res.body)
+		}
+		res = admin.get(r.path("/members/" + strconv.FormatInt(rita, 10)))
+		if !strings.Contains(res.body, "All cases about this member") {
+			t.Error("no link to the member's other cases")
+		}
+	})
+}
+
+// TestModerationAuthorization: another guild's rules and cases are refused to
+// a member without Manage Server; every new form needs the CSRF token.
+func TestModerationAuthorization(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{})
+	ctx := context.Background()
+	rule, err := r.mod.CreateRule(ctx, r.guild, 1, automod.Rule{Name: "x", Kind: automod.KindUsername, Pattern: "x", Action: automod.ActionBan, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.mod.Open(ctx, r.guild, moderation.Input{TargetID: 77, Action: automod.ActionWarn}); err != nil {
+		t.Fatal(err)
+	}
+	ruleID := strconv.FormatInt(rule.ID, 10)
+	member := r.signIn(r.demo.Members["gopher_gary"])
+	for _, p := range []string{"/automod", "/automod/rules/" + ruleID, "/automod/rules/" + ruleID + "/delete", "/cases", "/cases/1"} {
+		if res := member.get(r.path(p)); res.StatusCode != http.StatusForbidden {
+			t.Errorf("member GET %s: %d", p, res.StatusCode)
+		}
+	}
+	posts := map[string]url.Values{
+		"/automod/rules":                       usernameRule("y", "y"),
+		"/automod/rules/" + ruleID:             usernameRule("y", "y"),
+		"/automod/rules/" + ruleID + "/delete": {},
+		"/automod/settings":                    {"escalate_after": {"0"}},
+		"/automod/try":                         {"username": {"x"}},
+		"/cases/1/resolve":                     {"note": {"n"}},
+	}
+	for p, v := range posts {
+		if res := member.post(r.path(p), v); res.StatusCode != http.StatusForbidden {
+			t.Errorf("member POST %s: %d", p, res.StatusCode)
+		}
+	}
+	admin := r.signIn(r.demo.AdminID)
+	if res := admin.get("/guilds/42/automod"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("admin on another guild's rules: %d", res.StatusCode)
+	}
+	if res := admin.get("/guilds/42/cases/1"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("admin on another guild's case: %d", res.StatusCode)
+	}
+	for p, v := range posts {
+		v = cloneValues(v)
+		v.Set("csrf_token", strings.Repeat("A", 43))
+		if res := admin.post(r.path(p), v); res.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s with a wrong CSRF token: %d", p, res.StatusCode)
+		}
+	}
+	if rules, _ := r.mod.Rules(ctx, r.guild); len(rules) != 1 || rules[0].Name != "x" {
+		t.Errorf("rules changed without a valid token: %+v", rules)
+	}
+	if c, _ := r.mod.Case(ctx, r.guild, 1); c.State != moderation.StateOpen {
+		t.Errorf("case closed without a valid token")
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, x := range v {
+		out[k] = append([]string(nil), x...)
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+)
+
+// SLO objective of the API and the dashboard: the share of requests answered
+// without a server error (5xx) over a rolling window.
+const (
+	SLOObjective  = 0.999
+	SLOWindowDays = 30
+	// sloFlushEvery is how often a process adds its counts to slo_daily.
+	sloFlushEvery = time.Minute
+	// sloKeepDays is how long daily counts are kept.
+	sloKeepDays = 400
+)
+
+type sloCount struct{ requests, errors int64 }
+
+// SLOCounter counts this process's API and dashboard requests and server
+// errors per UTC day in memory and adds them to the slo_daily table every
+// minute (Run), so several web replicas add up. Probes, metrics and static
+// files are not counted.
+type SLOCounter struct {
+	db  *store.DB
+	now func() time.Time
+
+	mu      sync.Mutex
+	pending map[string]sloCount // by UTC day, not yet written
+}
+
+// NewSLOCounter returns a counter writing to db; now defaults to time.Now.
+func NewSLOCounter(db *store.DB, now func() time.Time) *SLOCounter {
+	if now == nil {
+		now = time.Now
+	}
+	return &SLOCounter{db: db, now: now, pending: map[string]sloCount{}}
+}
+
+// Count records one answered request with its status.
+func (s *SLOCounter) Count(status int) {
+	day := s.now().UTC().Format(time.DateOnly)
+	s.mu.Lock()
+	c := s.pending[day]
+	c.requests++
+	if status >= 500 {
+		c.errors++
+	}
+	s.pending[day] = c
+	s.mu.Unlock()
+}
+
+// counted reports whether a path is part of the SLO: the API and the
+// dashboard, not probes, metrics, debug endpoints or static files.
+func counted(path string) bool {
+	switch {
+	case path == "/livez", path == "/readyz", path == "/metrics", path == "/status.json",
+		strings.HasPrefix(path, "/debug/"), strings.HasPrefix(path, "/static/"):
+		return false
+	}
+	return true
+}
+
+// Middleware counts each request once it is answered. It reads the status
+// from the request record of logging.Middleware, which must wrap it; a
+// panic that escapes counts as a server error.
+func (s *SLOCounter) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !counted(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				s.Count(http.StatusInternalServerError)
+				panic(v)
+			}
+			status := http.StatusOK
+			if rec := logging.RequestOf(r.Context()); rec != nil && rec.Status != 0 {
+				status = rec.Status
+			}
+			s.Count(status)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Flush adds the pending counts to slo_daily in one transaction; when it
+// fails the counts stay pending for the next flush.
+func (s *SLOCounter) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = map[string]sloCount{}
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		for day, c := range batch {
+			if err := tx.AddSLOCounts(ctx, sqldb.AddSLOCountsParams{Day: day, Requests: c.requests, Errors: c.errors}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.mu.Lock()
+		for day, c := range batch {
+			p := s.pending[day]
+			p.requests += c.requests
+			p.errors += c.errors
+			s.pending[day] = p
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Run flushes every minute until ctx ends, then once more; it prunes days
+// older than sloKeepDays once a day.
+func (s *SLOCounter) Run(ctx context.Context) error {
+	t := time.NewTicker(sloFlushEvery)
+	defer t.Stop()
+	var pruned string
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = s.Flush(fctx)
+			return nil
+		case <-t.C:
+		}
+		_ = s.Flush(ctx) // failures stay pending and are retried next minute
+		today := s.now().UTC().Format(time.DateOnly)
+		if today != pruned {
+			before := s.now().UTC().AddDate(0, 0, -sloKeepDays).Format(time.DateOnly)
+			err := s.db.Tx(ctx, func(tx *store.Tx) error {
+				_, err := tx.DeleteSLODaysBefore(ctx, before)
+				return err
+			})
+			if err == nil {
+				pruned = today
+			}
+		}
+	}
+}
+
+// Budget is the error budget over the SLO window.
+type Budget struct {
+	Days         int
+	Objective    float64 // percent, e.g. 99.9
+	Requests     int64
+	Errors       int64
+	Availability float64 // percent of requests without a server error; 100 without traffic
+	Left         float64 // percent of the error budget left; negative when overspent
+	Bar          int     // Left clamped to 0..100, for the bar
+}
+
+// readBudget sums slo_daily over the last SLOWindowDays UTC days, today included.
+func readBudget(ctx context.Context, db *store.DB, now time.Time) (Budget, error) {
+	since := now.UTC().AddDate(0, 0, -(SLOWindowDays - 1)).Format(time.DateOnly)
+	rows, err := db.Q().SLODaysSince(ctx, since)
+	if err != nil {
+		return Budget{}, err
+	}
+	b := Budget{Days: SLOWindowDays, Objective: SLOObjective * 100, Availability: 100, Left: 100}
+	for _, r := range rows {
+		b.Requests += r.Requests
+		b.Errors += r.Errors
+	}
+	if b.Requests > 0 {
+		b.Availability = 100 * float64(b.Requests-b.Errors) / float64(b.Requests)
+		allowed := float64(b.Requests) * (1 - SLOObjective)
+		b.Left = 100 * (allowed - float64(b.Errors)) / allowed
+	}
+	b.Bar = int(min(max(b.Left, 0), 100))
+	return b, nil
+}
