@@ -217,4 +217,3 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Error("/metrics carries a user id")
 	}
 }
-
