@@ -118,7 +118,7 @@ func (s *Sandbox) Banner() string {
 	b.WriteString("  curl -s -XPOST $E/_emulator/guilds/$G/channels/$C/messages -d '{\"user_id\":\"'$U'\",\"content\":\"hello\"}'\n")
 	b.WriteString("  curl -s $E/_emulator/channels/$C/messages            # what the bot did (reactions, replies)\n")
 	b.WriteString("  # run /bytes read, then read the answer:\n")
-	b.WriteString("  ID=$(curl -s -XPOST $E/_emulator/interactions -d '{\"kind\":\"command\",\"guild_id\":\"'$G'\",\"channel_id\":\"'$C'\",\"user_id\":\"'$U'\",\"command\":\"bytes read\"}' | sed 's/.*\"id\":\"\\([0-9]*\\)\".*/\\1/')\n")
+	b.WriteString("  ID=$(curl -s -XPOST $E/_emulator/interactions -d '{\"kind\":\"command\",\"guild_id\":\"'$G'\",\"channel_id\":\"'$C'\",\"user_id\":\"'$U'\",\"command\":\"bytes read\"}' | sed 's/^{\"id\":\"\\([0-9]*\\)\".*/\\1/')\n")
 	b.WriteString("  curl -s $E/_emulator/interactions/$ID\n")
 	b.WriteString("  # /squads join answers with a select menu; pick a squad, then click Confirm (ids from the answer above):\n")
 	b.WriteString("  curl -s -XPOST $E/_emulator/interactions -d '{\"kind\":\"select\",\"channel_id\":\"'$C'\",\"user_id\":\"'$U'\",\"message_id\":\"MSG\",\"custom_id\":\"squads:pick:...\",\"values\":[\"SQUAD_ID\"]}'\n")
