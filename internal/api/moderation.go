@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -281,7 +282,7 @@ func caseOf(c moderation.Case) Case {
 		}
 		return idString(id)
 	}
-	return Case{Number: c.Number, TargetID: idString(c.TargetID), TargetName: c.TargetName, ModeratorID: idString(c.ModeratorID),
+	return Case{Number: c.Number, TargetID: idString(c.TargetID), TargetName: c.TargetName, ModeratorID: strconv.FormatInt(c.ModeratorID, 10),
 		Action: string(c.Action), RuleID: opt(c.RuleID), RuleName: c.RuleName, RuleKind: string(c.RuleKind), Reason: c.Reason,
 		DurationSeconds: c.Duration, ChannelID: opt(c.ChannelID), MessageID: opt(c.MessageID), State: c.State,
 		ResolvedBy: opt(c.ResolvedBy), ResolvedAt: c.ResolvedAt, Note: c.Note, At: c.At}
