@@ -246,6 +246,16 @@ func (e *evaluators) drop(guild int64) {
 	e.changes[guild]++
 }
 
+// Current returns the guild's evaluator when it is loaded and up to date:
+// the hot path's check, with no context and no database.
+func (s *Service) Current(guild int64) (*automod.Guild, bool) {
+	e := &s.evaluators
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, ok := e.guilds[guild]
+	return g, ok && e.loaded[guild] == e.changes[guild]
+}
+
 // Evaluator returns the guild's evaluator, reloading its rules after a change.
 func (s *Service) Evaluator(ctx context.Context, guild int64) (*automod.Guild, error) {
 	e := &s.evaluators

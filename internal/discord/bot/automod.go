@@ -86,6 +86,9 @@ func (b *Bot) onMemberJoin(e *events.GuildMemberJoin) {
 // evaluator returns the guild's evaluator, or nil (logged) when its rules
 // cannot be loaded: automod then lets the event pass rather than stall.
 func (b *Bot) evaluator(guild snowflake.ID) *automod.Guild {
+	if g, ok := b.o.Moderation.Current(int64(guild)); ok {
+		return g
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.runCtx()), evaluatorTimeout)
 	defer cancel()
 	g, err := b.o.Moderation.Evaluator(ctx, int64(guild))
