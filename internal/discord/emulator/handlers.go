@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -216,18 +217,27 @@ func (e *Emulator) getChannel(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// queryLimit reads a "limit" query parameter as Discord does: def when
+// absent, 1..most otherwise; a bad value gets Discord's 50035 body.
+func queryLimit(w http.ResponseWriter, v string, def, most int) (int, bool) {
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		fe := formErrors{}
+		fe.add("limit", "NUMBER_TYPE_MAX", fmt.Sprintf("int value should be between 1 and %d.", most))
+		fe.write(w)
+		return 0, false
+	}
+	return n, true
+}
+
 func (e *Emulator) listMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := 50
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			fe := formErrors{}
-			fe.add("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
-			fe.write(w)
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, q.Get("limit"), 50, 100)
+	if !ok {
+		return
 	}
 	before, _ := snowflake.Parse(q.Get("before"))
 	after, _ := snowflake.Parse(q.Get("after"))
@@ -696,16 +706,9 @@ func (e *Emulator) getGuildChannels(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) listMembers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := 1
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			fe := formErrors{}
-			fe.add("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 1000.")
-			fe.write(w)
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, q.Get("limit"), 1, 1000)
+	if !ok {
+		return
 	}
 	after, _ := snowflake.Parse(q.Get("after"))
 	e.mu.Lock()
