@@ -246,17 +246,22 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 	var res TransferResult
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
-		giver, receiver, err := s.move(ctx, tx, cfg, guild, r, now)
+		giver, receiver, ledgerID, err := s.move(ctx, tx, cfg, guild, r, now)
 		if err != nil {
 			return err
 		}
-		ids, err := tx.InsertTransferLedger(ctx, sqldb.InsertTransferLedgerParams{
-			GuildID: guild, GiverID: r.Giver.ID, OutDelta: -r.Amount, GiverBalance: giver.Balance, GiverName: r.Giver.Name,
-			ReceiverID: sql.NullInt64{Int64: r.Receiver.ID, Valid: true}, ReceiverName: r.Receiver.Name, Reason: r.Reason,
-			CreatedAt: now, InDelta: r.Amount, ReceiverBalance: receiver.Balance,
-		})
-		if err != nil {
-			return fmt.Errorf("write ledger: %w", err)
+		if ledgerID == 0 {
+			ids, err := tx.InsertTransferLedger(ctx, sqldb.InsertTransferLedgerParams{
+				GuildID: guild, GiverID: r.Giver.ID, OutDelta: -r.Amount, GiverBalance: giver.Balance, GiverName: r.Giver.Name,
+				ReceiverID: sql.NullInt64{Int64: r.Receiver.ID, Valid: true}, ReceiverName: r.Receiver.Name, Reason: r.Reason,
+				CreatedAt: now, InDelta: r.Amount, ReceiverBalance: receiver.Balance,
+			})
+			if err != nil {
+				return fmt.Errorf("write ledger: %w", err)
+			}
+			if len(ids) > 0 {
+				ledgerID = ids[0]
+			}
 		}
 		earned := RolesCrossed(cfg, receiver.TotalReceived-r.Amount, receiver.TotalReceived)
 		for _, role := range earned {
@@ -267,10 +272,7 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 				return err
 			}
 		}
-		res = TransferResult{Giver: accountOf(giver), Receiver: accountOf(receiver), Amount: r.Amount, Reason: r.Reason, RolesEarned: earned}
-		if len(ids) > 0 {
-			res.ID = ids[0]
-		}
+		res = TransferResult{ID: ledgerID, Giver: accountOf(giver), Receiver: accountOf(receiver), Amount: r.Amount, Reason: r.Reason, RolesEarned: earned}
 		if res.RolesEarned == nil {
 			res.RolesEarned = []RoleReward{}
 		}
@@ -281,36 +283,46 @@ func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) 
 }
 
 // move debits the giver and credits the receiver. The common case (both
-// accounts exist, the guards pass) is one statement; otherwise the slow path
-// opens accounts and names the rule that refused.
-func (s *Service) move(ctx context.Context, tx *store.Tx, cfg Config, guild int64, r TransferRequest, now time.Time) (giver, receiver sqldb.Account, err error) {
-	rows, err := tx.MoveBytes(ctx, sqldb.MoveBytesParams{
-		GiverID: r.Giver.ID, ReceiverID: r.Receiver.ID, Amount: r.Amount, Now: now, GuildID: guild,
-		CooldownCutoff: sql.NullTime{Time: cooldownCutoff(cfg, now), Valid: true},
-	})
-	if err != nil {
-		return giver, receiver, fmt.Errorf("move bytes: %w", err)
-	}
+// accounts exist, the guards pass) is one statement that on PostgreSQL also
+// writes the ledger (ledgerID != 0); otherwise the slow path opens accounts
+// and names the rule that refused, and the caller writes the ledger.
+func (s *Service) move(ctx context.Context, tx *store.Tx, cfg Config, guild int64, r TransferRequest, now time.Time) (giver, receiver sqldb.Account, ledgerID int64, err error) {
 	var gotGiver, gotReceiver bool
-	for _, a := range rows {
-		if a.UserID == r.Giver.ID {
-			giver, gotGiver = a, true
-		} else {
-			receiver, gotReceiver = a, true
+	mv, ok, err := tx.MoveAndRecord(ctx, guild, r.Giver.ID, r.Receiver.ID, r.Amount, r.Giver.Name, r.Receiver.Name, r.Reason,
+		now, cooldownCutoff(cfg, now))
+	if err != nil {
+		return giver, receiver, 0, err
+	}
+	if ok {
+		giver, gotGiver, receiver, gotReceiver, ledgerID = mv.Giver, mv.GotGiver, mv.Receiver, mv.GotRecv, mv.LedgerID
+	} else {
+		rows, err := tx.MoveBytes(ctx, sqldb.MoveBytesParams{
+			GiverID: r.Giver.ID, ReceiverID: r.Receiver.ID, Amount: r.Amount, Now: now, GuildID: guild,
+			CooldownCutoff: sql.NullTime{Time: cooldownCutoff(cfg, now), Valid: true},
+		})
+		if err != nil {
+			return giver, receiver, 0, fmt.Errorf("move bytes: %w", err)
+		}
+		for _, a := range rows {
+			if a.UserID == r.Giver.ID {
+				giver, gotGiver = a, true
+			} else {
+				receiver, gotReceiver = a, true
+			}
 		}
 	}
 	if !gotGiver {
 		// Any credit above is rolled back with the transaction if this refuses.
 		if giver, err = s.debitGiver(ctx, tx, cfg, guild, r, now); err != nil {
-			return giver, receiver, err
+			return giver, receiver, 0, err
 		}
 	}
 	if !gotReceiver {
 		if receiver, err = s.creditReceiver(ctx, tx, cfg, guild, r, now); err != nil {
-			return giver, receiver, err
+			return giver, receiver, 0, err
 		}
 	}
-	return giver, receiver, nil
+	return giver, receiver, ledgerID, nil
 }
 
 func cooldownCutoff(cfg Config, now time.Time) time.Time {
