@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/discord/sandbox"
@@ -187,7 +188,7 @@ func TestSandboxEndToEnd(t *testing.T) {
 		Queues map[string]struct{ Dead int64 }
 		Outbox *struct{ Pending int64 }
 	}
-	waitFor(t, "a heartbeat with both shards connected", 15*time.Second, func() bool {
+	waitFor(t, "a heartbeat with both shards connected", 2*botstatus.Interval+5*time.Second, func() bool {
 		_, body := get(t, base+"/status.json")
 		st.Bot.Processes = nil
 		return json.Unmarshal([]byte(body), &st) == nil && st.Bot.Alive && len(st.Bot.Processes) == 1 &&
@@ -201,17 +202,33 @@ func TestSandboxEndToEnd(t *testing.T) {
 		t.Errorf("readyz bot component: %s", body)
 	}
 
-	// The gateway and Discord REST metrics are fed.
-	metricsBody := scrape(t, a.Addr())
-	for _, want := range []string{
+	// The gateway and Discord REST metrics are fed. The shard gauge is
+	// refreshed by a poller every second, so the scrape is retried briefly.
+	wants := []string{
 		`smarterdev_gateway_shard_connected{shard="0"} 1`,
 		`smarterdev_gateway_events_total{type="MESSAGE_CREATE"} `,
 		`smarterdev_gateway_heartbeat_latency_seconds{shard="1"} `,
 		`smarterdev_discord_rest_requests_total{code="204",method="PUT",route="/guilds/{id}/members/{id}/roles/{id}"} `,
-	} {
-		if !strings.Contains(metricsBody, want) {
-			t.Errorf("/metrics lacks %s", want)
+	}
+	var metricsBody string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		metricsBody = scrape(t, a.Addr())
+		missing := ""
+		for _, want := range wants {
+			if !strings.Contains(metricsBody, want) {
+				missing = want
+				break
+			}
 		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("/metrics lacks %s", missing)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if strings.Contains(metricsBody, quinn.String()) {
 		t.Error("/metrics carries a user id")
