@@ -164,6 +164,10 @@ func (s *Service) ClaimDaily(ctx context.Context, guild int64, m Member) (DailyR
 	if err != nil {
 		return DailyResult{}, err
 	}
+	if res, ok, err := s.claimDailyOneStatement(ctx, cfg, guild, m); ok {
+		metrics.DailyRewarded(res.Amount, err)
+		return res, err
+	}
 	var res DailyResult
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		acc, _, err := s.OpenTx(ctx, tx, cfg, guild, m)
@@ -211,6 +215,46 @@ func (s *Service) ClaimDaily(ctx context.Context, guild int64, m Member) (DailyR
 	})
 	metrics.DailyRewarded(res.Amount, err)
 	return res, err
+}
+
+// claimDailyOneStatement is ClaimDaily as one statement where the engine
+// allows it (PostgreSQL): the rules of NextDaily, evaluated by the database
+// on the row it locks. ok is false on other engines.
+func (s *Service) claimDailyOneStatement(ctx context.Context, cfg Config, guild int64, m Member) (DailyResult, bool, error) {
+	now := s.now()
+	today := DayOf(now)
+	c := store.DailyClaim{
+		Guild: guild, User: m.ID, Name: m.Name, StartingBalance: cfg.StartingBalance, DailyAmount: cfg.DailyAmount,
+		Today: string(today), Yesterday: string(today.Prev()), Now: now,
+	}
+	for _, t := range cfg.StreakTiers {
+		c.TierDays = append(c.TierDays, t.Days)
+		c.TierMultipliers = append(c.TierMultipliers, t.Multiplier)
+	}
+	got, paid, ok, err := s.db.ClaimDaily(ctx, c)
+	if !ok {
+		return DailyResult{}, false, nil
+	}
+	if err != nil {
+		if store.IsUniqueViolation(err) { // the ledger's backstop: paid already
+			paid, err = false, nil
+		} else {
+			return DailyResult{}, true, err
+		}
+	}
+	if !paid {
+		next := NextDayStart(now)
+		return DailyResult{}, true, &AlreadyClaimedError{NextAt: next, Remaining: next.Sub(now)}
+	}
+	streak := int(got.Account.Streak)
+	res := DailyResult{
+		Daily:   Daily{Day: today, Streak: streak, Multiplier: got.Multiplier, Amount: cfg.DailyAmount * got.Multiplier},
+		Account: accountOf(got.Account),
+	}
+	if t, ok := cfg.Tier(streak); ok {
+		res.Tier = t.Name
+	}
+	return res, true, nil
 }
 
 // TransferRequest is a transfer as a member asks for it.

@@ -235,6 +235,32 @@ func TestClaimDailyCustomTable(t *testing.T) {
 	})
 }
 
+// A tier from the first day applies to the claim that opens the account
+// (on PostgreSQL the opening and the claim are one statement).
+func TestClaimDailyFirstDayTierOpensAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s, _ := newService(t, db)
+		mustUpdate(t, s, func(c *economy.Config) {
+			c.StreakTiers = []economy.StreakTier{{Days: 1, Multiplier: 3, Name: "ONE"}}
+		})
+		r, err := s.ClaimDaily(ctx, guild, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Amount != 30 || r.Multiplier != 3 || r.Tier != "ONE" || r.Streak != 1 || r.Account.Balance != 130 {
+			t.Errorf("claim %+v balance %d; want 30 bytes x3 ONE, streak 1, balance 130", r.Daily, r.Account.Balance)
+		}
+		if n := countLedger(t, db, alice.ID, economy.KindOpen); n != 1 {
+			t.Errorf("%d open rows, want 1", n)
+		}
+		if n := countLedger(t, db, alice.ID, economy.KindDaily); n != 1 {
+			t.Errorf("%d daily rows, want 1", n)
+		}
+		checkLedgerConsistent(t, db)
+	})
+}
+
 func TestClaimDailyConcurrent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
