@@ -8,7 +8,7 @@ LDFLAGS    := -X $(PKG)/internal/app.version=$(VERSION) -X $(PKG)/internal/app.c
 # The race detector needs cgo (a C compiler); without one the tests still run.
 RACE       := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test bench bench-api lint generate check-generated check-deploy clean
+.PHONY: run build test bench bench-transfers bench-bot bench-api lint generate check-generated check-deploy clean
 
 run: ## start every role in one process (SQLite in ./data, in-process bus, http://127.0.0.1:8080)
 	SMARTERDEV_LOG_FORMAT=$${SMARTERDEV_LOG_FORMAT:-text} $(GO) run -ldflags "$(LDFLAGS)" ./cmd/smarterdev serve
@@ -24,8 +24,17 @@ test: ## every test; PostgreSQL and Redis suites run when SMARTERDEV_TEST_DATABA
 	@# whose gateway races with itself on close (docs/emulator.md).
 	$(GO) test -count=1 -run 'TestBankInvariants|TestSandboxEndToEnd|TestSurvivesReconnectAndDrop' ./internal/squads/ ./internal/app/ ./internal/discord/bot/
 
-bench: ## transfers through the service vs pgbench on the same PostgreSQL
-	$(GO) run ./tools/benchtransfers
+# Benchmarks need PostgreSQL and pgbench; this is the local default.
+BENCH_DB   ?= $${SMARTERDEV_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+
+bench: bench-transfers bench-bot ## the economy and bot benchmarks (docs/PERFORMANCE.md); bench-api is separate (needs wrk)
+
+bench-transfers: ## transfers through the service vs pgbench on the same PostgreSQL
+	$(GO) run ./tools/benchtransfers -db "$(BENCH_DB)"
+
+bench-bot: ## MESSAGE_CREATE for rewarded members vs bare decoding; the midnight burst of 100,000 first messages vs pgbench
+	$(GO) test -run XXX -bench 'DecodeMessageCreate|MessageCreateRewarded' -benchtime 2s ./internal/discord/bot
+	SMARTERDEV_TEST_DATABASE_URL="$(BENCH_DB)" $(GO) test -run XXX -bench MidnightBurst -benchtime 1x -timeout 30m ./internal/discord/bot
 
 bench-api: ## API reads (balance, leaderboard) vs a static handler with wrk, on SQLite and (with SMARTERDEV_TEST_DATABASE_URL) PostgreSQL
 	$(GO) run ./tools/benchapi

@@ -9,11 +9,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/smarterdev/smarterdev/internal/allow"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
@@ -44,11 +46,26 @@ type server struct {
 	api  huma.API
 	spec []byte // the OpenAPI document, rendered once
 	docs []byte // the /api/docs page, rendered once
+
+	// Fast paths of the hottest operations, by operation id (fast.go), and
+	// huma's own handler of each (without middlewares), which they hand the
+	// requests they do not answer themselves.
+	fast     map[string]fastHandler
+	plain    huma.API // never mounted: only collects those handlers
+	fallback map[string]func(huma.Context)
+	// noTransformers: huma changes no response body before marshalling it,
+	// so a fast path may encode its own.
+	noTransformers bool
+	burst          string // s.Limit.Burst as text, for RateLimit-Limit
 }
 
 // New returns the handler for /api/: the versioned routes, the OpenAPI
 // document and the docs page.
-func New(d Deps) (http.Handler, error) {
+func New(d Deps) (http.Handler, error) { return newHandler(d, true) }
+
+// newHandler is New; without fast paths (fast.go) huma answers every
+// operation itself, which fast_test.go compares them with.
+func newHandler(d Deps, fast bool) (http.Handler, error) {
 	useProblems()
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -62,23 +79,17 @@ func New(d Deps) (http.Handler, error) {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	s := &server{Deps: d, log: d.Logger}
+	s := &server{Deps: d, log: d.Logger, burst: strconv.Itoa(d.Limit.Burst)}
 
 	mux := http.NewServeMux()
-	cfg := huma.DefaultConfig("Smarter Dev API", d.Version)
-	// We serve the document and the docs page ourselves (no CDN assets), and
-	// keep response bodies free of huma's $schema links.
-	cfg.OpenAPIPath, cfg.DocsPath, cfg.SchemasPath = "", "", ""
-	cfg.CreateHooks = nil
-	cfg.Info.Description = apiDescription
-	cfg.Servers = []*huma.Server{{URL: "/", Description: "this server"}}
-	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {
-			Type: "http", Scheme: "bearer", BearerFormat: "sdk_<prefix>_<secret>",
-			Description: "An API key from `smarterdev apikey create`. Scopes: read < write < admin; a key may be bound to one guild.",
-		},
+	collect := collector{}
+	s.plain, s.fallback = huma.NewAPI(config(d.Version), collect), collect
+	if fast {
+		s.fast = map[string]fastHandler{"get-balance": s.getBalanceFast}
 	}
-	s.api = humago.New(mux, cfg)
+	cfg := config(d.Version)
+	s.noTransformers = len(cfg.Transformers) == 0 && len(cfg.CreateHooks) == 0
+	s.api = huma.NewAPI(cfg, adapter{Adapter: humago.NewAdapter(mux, ""), s: s})
 	s.api.UseMiddleware(s.authenticate, s.rateLimit, s.authorize, s.idempotent)
 	s.routes()
 	if s.Moderation != nil {
@@ -94,11 +105,38 @@ func New(d Deps) (http.Handler, error) {
 	}
 	mux.HandleFunc("GET /api/openapi.json", s.serveSpec)
 	mux.HandleFunc("GET /api/docs", s.serveDocs)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(unmatched, func(w http.ResponseWriter, r *http.Request) {
+		if methods := allow.Methods(mux, r, unmatched); len(methods) > 0 {
+			list := strings.Join(methods, ", ")
+			writeProblemHTTP(w, r, newProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+				r.URL.Path+" does not take "+r.Method+"; it takes "+list+" (see /api/docs)").setHeader("Allow", list))
+			return
+		}
 		writeProblemHTTP(w, r, newProblem(http.StatusNotFound, "not_found", "no API route matches "+r.Method+" "+r.URL.Path+"; see /api/docs"))
 	})
 	// CaptureRoute labels metrics, logs and spans with the API route pattern.
 	return withRequestID(s.recoverer(logging.CaptureRoute(mux))), nil
+}
+
+// unmatched is the pattern of every /api/ path no route serves.
+const unmatched = "/api/"
+
+// config is the API's huma configuration.
+func config(version string) huma.Config {
+	cfg := huma.DefaultConfig("Smarter Dev API", version)
+	// We serve the document and the docs page ourselves (no CDN assets), and
+	// keep response bodies free of huma's $schema links.
+	cfg.OpenAPIPath, cfg.DocsPath, cfg.SchemasPath = "", "", ""
+	cfg.CreateHooks = nil
+	cfg.Info.Description = apiDescription
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "this server"}}
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {
+			Type: "http", Scheme: "bearer", BearerFormat: "sdk_<prefix>_<secret>",
+			Description: "An API key from `smarterdev apikey create`. Scopes: read < write < admin; a key may be bound to one guild.",
+		},
+	}
+	return cfg
 }
 
 const apiDescription = `The REST API of Smarter Dev: the bytes economy and squads of the guilds this
@@ -137,13 +175,17 @@ func register[I, O any](s *server, o op, h func(context.Context, *I) (*O, error)
 		o.Description += " Accepts an `Idempotency-Key` header: a retry with the same key and body replays the first response (with `Idempotent-Replayed: true`); the same key with a different body is a 422; a retry while the first is still running is a 409."
 	}
 	op := o.Operation
-	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+	handler := func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
 		if err != nil {
 			return nil, s.problemOf(ctx, operationOf(ctx), err)
 		}
 		return out, nil
-	})
+	}
+	if _, ok := s.fast[op.OperationID]; ok {
+		huma.Register(s.plain, op, handler) // huma's handler, for the fast path to fall back on
+	}
+	huma.Register(s.api, op, handler)
 }
 
 // Metadata keys on operations, read by the middlewares.
@@ -154,20 +196,35 @@ const (
 
 type ctxKey int
 
-const (
-	keyRequestID ctxKey = iota
-	keyAPIKey
-	keyOperation
-)
+const keyRequest ctxKey = iota
+
+// request is what the API learns about a request as it passes: its id
+// (withRequestID, which puts the record in the context once), then the
+// operation and the API key (authenticate fills them in, so that no layer
+// copies the context again).
+type request struct {
+	id  string
+	op  *huma.Operation
+	key apikeys.Key
+}
+
+func requestOf(ctx context.Context) *request {
+	r, _ := ctx.Value(keyRequest).(*request)
+	return r
+}
 
 func operationOf(ctx context.Context) *huma.Operation {
-	o, _ := ctx.Value(keyOperation).(*huma.Operation)
-	return o
+	if r := requestOf(ctx); r != nil {
+		return r.op
+	}
+	return nil
 }
 
 func apiKeyOf(ctx context.Context) apikeys.Key {
-	k, _ := ctx.Value(keyAPIKey).(apikeys.Key)
-	return k
+	if r := requestOf(ctx); r != nil {
+		return r.key
+	}
+	return apikeys.Key{}
 }
 
 func (s *server) serveSpec(w http.ResponseWriter, _ *http.Request) {

@@ -24,7 +24,7 @@ type Problem struct {
 	Title     string              `json:"title" doc:"Short summary of the status" example:"Unprocessable Entity"`
 	Status    int                 `json:"status" doc:"HTTP status code" example:"422"`
 	Detail    string              `json:"detail,omitempty" doc:"What went wrong, for people" example:"insufficient funds: the balance is 20 bytes and 50 are needed"`
-	Code      string              `json:"code,omitempty" doc:"Machine-readable class: invalid, not_found, conflict, refused, forbidden, unavailable, internal, unauthenticated, rate_limited" example:"refused"`
+	Code      string              `json:"code,omitempty" doc:"Machine-readable class: invalid, not_found, method_not_allowed, conflict, refused, forbidden, unavailable, internal, unauthenticated, rate_limited" example:"refused"`
 	RequestID string              `json:"request_id,omitempty" doc:"Quote it when reporting a problem" example:"5f2b0c9d1e3a4b6c"`
 	Errors    []*huma.ErrorDetail `json:"errors,omitempty" doc:"One entry per invalid input field"`
 

@@ -74,7 +74,15 @@ func (a *App) wireAlerts() {
 			}},
 	}
 	conds = append(conds, a.botDisconnectedCondition()...) // botstatus.go
-	a.alerts = alerting.New(conds, receivers, alerting.Options{Repeat: cfg.Repeat, MuteUntil: cfg.MuteUntil, Logger: a.log.With("component", "alerting")})
+	conds = append(conds, a.backupTooOldCondition()...)    // backup.go
+	// Tests shorten every condition's For (Options.AlertFor).
+	if a.opts.AlertFor > 0 {
+		for i := range conds {
+			conds[i].For = a.opts.AlertFor
+		}
+	}
+	a.alerts = alerting.New(conds, receivers, alerting.Options{Interval: a.opts.AlertInterval, Repeat: cfg.Repeat, MuteUntil: cfg.MuteUntil,
+		Logger: a.log.With("component", "alerting")})
 	if len(receivers) == 0 {
 		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")
 	}

@@ -50,6 +50,11 @@ type Options struct {
 	// WrapHandler, when set, wraps the whole HTTP handler. Tests use it to add
 	// endpoints (e.g. a slow one) without touching the production routes.
 	WrapHandler func(http.Handler) http.Handler
+	// AlertInterval and AlertFor, when set, replace the built-in alerting's
+	// evaluation interval (30 s) and every condition's For duration (alerts.go):
+	// tests see an alert fire and resolve within seconds.
+	AlertInterval time.Duration
+	AlertFor      time.Duration
 }
 
 // App is a started process: database, bus, services, background loops and
@@ -58,6 +63,7 @@ type App struct {
 	cfg      config.Config
 	role     Role
 	log      *slog.Logger
+	opts     Options
 	db       *store.DB
 	bus      bus.Bus
 	closeBus func() error
@@ -93,7 +99,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (_ *App, err error
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{
-		cfg: cfg, role: o.Role, log: o.Logger,
+		cfg: cfg, role: o.Role, log: o.Logger, opts: o,
 		serveDone: make(chan struct{}),
 		failed:    make(chan error, 1),
 		done:      make(chan struct{}),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/alerting"
+	"github.com/smarterdev/smarterdev/internal/backup"
 	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/discord/bot"
 	"github.com/smarterdev/smarterdev/internal/health"
@@ -112,6 +113,7 @@ type statusReport struct {
 	Bot        statusBot              `json:"bot"`
 	Queues     map[string]statusQueue `json:"queues"`
 	Outbox     *statusOutbox          `json:"outbox,omitempty"`
+	Backup     *statusBackup          `json:"backup,omitempty"`
 	Errors     map[string]string      `json:"errors,omitempty"` // parts that could not be read
 }
 
@@ -126,6 +128,15 @@ type statusQueue struct {
 	InFlight          int64   `json:"in_flight"`
 	Dead              int64   `json:"dead"`
 	OldestWaitSeconds float64 `json:"oldest_wait_seconds"`
+}
+
+// statusBackup is the backup history (internal/backup), without paths or
+// error messages: /status.json is not authenticated.
+type statusBackup struct {
+	LastSuccessAt *time.Time `json:"last_success_at"` // null: none ever succeeded
+	AgeSeconds    *float64   `json:"age_seconds"`
+	SizeBytes     int64      `json:"size_bytes"`
+	LastStatus    string     `json:"last_status"` // of the latest run: succeeded, failed, or "" when none
 }
 
 type statusOutbox struct {
@@ -166,6 +177,18 @@ func (a *App) statusHandler() http.Handler {
 			errs["outbox"] = a.scrub(err)
 		} else {
 			out.Outbox = &statusOutbox{Pending: lag.Pending, OldestSeconds: lag.Oldest.Seconds()}
+		}
+		if st, err := backup.ReadState(ctx, a.db.Q()); err != nil {
+			errs["backup"] = a.scrub(err)
+		} else {
+			out.Backup = &statusBackup{}
+			if st.Last != nil {
+				out.Backup.LastStatus = st.Last.Status
+			}
+			if ok := st.LastSuccess; ok != nil {
+				at, age := ok.FinishedAt.UTC(), time.Since(ok.FinishedAt).Seconds()
+				out.Backup.LastSuccessAt, out.Backup.AgeSeconds, out.Backup.SizeBytes = &at, &age, ok.SizeBytes
+			}
 		}
 		if len(errs) > 0 {
 			out.Errors = errs

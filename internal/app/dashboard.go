@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/http"
 
@@ -26,16 +27,33 @@ func (a *App) webHandler() http.Handler {
 	}
 	dc := discordapi.New(o)
 	h, err := web.New(web.Deps{
+		PublicURL: a.cfg.PublicURL, SessionKey: a.sessionKey(o.ClientSecret),
 		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, APIKeys: a.services.APIKeys,
 		Moderation: a.services.Moderation,
 		Discord:    dc, Logger: a.log.With("component", "web"),
 		OperatorIDs: a.cfg.OperatorIDs, DevMode: a.cfg.DevMode, ListenAddr: a.cfg.HTTPAddr,
 		// The status page (/status): readiness, bot heartbeats, queues.
 		Health: a.health.Check, Heartbeats: a.heartbeatStore(), Bus: a.bus, Queues: watchedQueues,
+		BackupMaxAge: a.cfg.BackupMaxAge, // and the last backup (internal/backup)
 	})
 	if err != nil {
 		a.fail(fmt.Errorf("build the dashboard: %w", err))
 		return http.NotFoundHandler()
 	}
 	return h
+}
+
+// sessionKey seals the Discord tokens of dashboard sessions:
+// SMARTERDEV_SESSION_KEY, else derived from the OAuth2 client secret (which
+// the deployment keeps outside the database, and every replica shares);
+// nil without sign-in, when no token is ever stored.
+func (a *App) sessionKey(clientSecret string) []byte {
+	if k := a.cfg.SessionKey; k.IsSet() {
+		key, _ := hex.DecodeString(k.Value()) // config checked it is 64 hex characters
+		return key
+	}
+	if clientSecret == "" {
+		return nil
+	}
+	return web.DeriveSessionKey(clientSecret)
 }

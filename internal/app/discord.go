@@ -35,6 +35,11 @@ func (a *App) wireDiscord(s *Services) error {
 	s.discord = d
 	d.router = commands.NewRouter(commands.Deps{Economy: s.Economy, Squads: s.Squads, Moderation: s.Moderation, Bus: a.bus,
 		Logger: a.log.With("component", "commands")})
+	if a.role.Runs(RoleBot) || a.role.Runs(RoleWeb) {
+		// Menus answered by this process (gateway or POST /interactions) show
+		// disabled when their 60 s pass unused; one goroutine for all of them.
+		a.Go("menu expiry", d.router.RunExpiry)
+	}
 
 	token := a.cfg.Discord.Token.Value()
 	apiURL, gatewayURL := a.cfg.Discord.APIURL, a.cfg.Discord.GatewayURL

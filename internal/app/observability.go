@@ -55,6 +55,7 @@ func (a *App) newMetrics() *prometheus.Registry {
 			lag, err := outbox.Lag(ctx, a.db)
 			return lag.Pending, lag.Oldest, err
 		}))
+		reg.MustRegister(metrics.NewBackupCollector(a.backupState))
 	}
 	return reg
 }
@@ -90,14 +91,25 @@ func (a *App) metricsHandler() http.Handler {
 // The ServeMux inside is wrapped by logging.CaptureRoute (see Start), so
 // spans, logs and metrics name the route pattern, never the raw path.
 func (a *App) instrument(h http.Handler) http.Handler {
+	var slo *web.SLOCounter
 	if a.role.Runs(RoleWeb) {
 		// API and dashboard requests and 5xx per UTC day for the status page's
 		// SLO error budget (internal/web/slo.go), written every minute.
-		slo := web.NewSLOCounter(a.db, nil)
+		slo = web.NewSLOCounter(a.db, nil)
 		a.Go("slo counts", slo.Run)
+	}
+	return InstrumentHTTP(h, a.log, slo)
+}
+
+// InstrumentHTTP is the observability the server wraps around its routes,
+// outermost first: a server span (when tracing is on), the request id and
+// access log (on log, component "http"), Prometheus metrics, then the SLO
+// counter (when slo is not nil). tools/benchapi measures its cost with it.
+func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter) http.Handler {
+	if slo != nil {
 		h = slo.Middleware(h)
 	}
-	h = logging.Middleware(a.log.With("component", "http"), metrics.HTTP(h))
+	h = logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
 	if telemetry.Enabled() {
 		h = otelhttp.NewHandler(h, "http.server",
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),

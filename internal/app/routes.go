@@ -1,9 +1,12 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/smarterdev/smarterdev/internal/allow"
 	"github.com/smarterdev/smarterdev/internal/api"
 	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/ratelimit"
@@ -27,9 +30,38 @@ func (a *App) routes() http.Handler {
 		mux.Handle("POST /interactions", a.interactionsHandler())
 		// Components, bot heartbeats, queues and the outbox, for the status page (botstatus.go).
 		mux.Handle("GET /status.json", a.statusHandler())
-		mux.Handle("/", a.webHandler()) // the dashboard (internal/web): every path not claimed above
+		// The dashboard (internal/web): every path not claimed above.
+		mux.Handle("/", wrongMethod(mux, a.webHandler()))
+	} else {
+		mux.Handle("/", wrongMethod(mux, problemHandler(http.StatusNotFound, "nothing is served at this path")))
 	}
 	return mux
+}
+
+// wrongMethod answers a request for one of the paths above with a method it
+// does not take (POST /livez, GET /interactions) with a 405 problem and an
+// Allow header; everything else goes on to next.
+func wrongMethod(mux *http.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		methods := allow.Methods(mux, r, "/")
+		if len(methods) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		problemHandler(http.StatusMethodNotAllowed, r.URL.Path+" takes "+strings.Join(methods, ", ")).ServeHTTP(w, r)
+	})
+}
+
+// problemHandler answers an RFC 9457 problem, as the API does.
+func problemHandler(status int, detail string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"title": http.StatusText(status), "status": status, "detail": detail,
+			"request_id": logging.RequestID(r.Context())})
+	})
 }
 
 // livez answers while the process runs: it checks nothing else, so a slow

@@ -128,6 +128,8 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		roleCommand(e, RoleWorker, "Carry out durable jobs and scheduled work"),
 		migrateCommand(e),
 		apikeyCommand(e),
+		backupCommand(e),
+		restoreCommand(e),
 		emulatorCommand(e),
 		versionCommand(),
 	)

@@ -22,6 +22,12 @@ type Config struct {
 	DatabaseMaxConns int
 	RedisURL         Secret // empty: the in-process bus
 	HTTPAddr         string // host:port; port 0 picks a free port
+	// PublicURL is the dashboard's address as browsers reach it, scheme and
+	// host only ("https://dash.example.com"); empty: taken from each request.
+	PublicURL string
+	// SessionKey (64 hex characters) encrypts the Discord access tokens kept
+	// in dashboard sessions; empty: derived from the Discord client secret.
+	SessionKey Secret
 
 	Discord Discord
 
@@ -36,6 +42,9 @@ type Config struct {
 	MetricsPerGuild bool // label metrics by guild; off by default to bound cardinality
 
 	Alerts Alerts
+	// BackupMaxAge: the built-in BackupTooOld alert fires when the last
+	// successful backup is older than this; 0 turns the check off.
+	BackupMaxAge time.Duration
 }
 
 // Alerts configures the worker's built-in alerting, for deployments without
@@ -69,6 +78,8 @@ const (
 	EnvDatabaseMaxConns    = "SMARTERDEV_DATABASE_MAX_CONNS"
 	EnvRedisURL            = "SMARTERDEV_REDIS_URL"
 	EnvHTTPAddr            = "SMARTERDEV_HTTP_ADDR"
+	EnvPublicURL           = "SMARTERDEV_PUBLIC_URL"
+	EnvSessionKey          = "SMARTERDEV_SESSION_KEY"
 	EnvDiscordToken        = "SMARTERDEV_DISCORD_TOKEN"
 	EnvDiscordPublicKey    = "SMARTERDEV_DISCORD_PUBLIC_KEY"
 	EnvDiscordAPIURL       = "SMARTERDEV_DISCORD_API_URL"
@@ -91,6 +102,7 @@ const (
 	EnvAlertPagerDutyURL   = "SMARTERDEV_ALERT_PAGERDUTY_URL"
 	EnvAlertRepeat         = "SMARTERDEV_ALERT_REPEAT"
 	EnvAlertMuteUntil      = "SMARTERDEV_ALERT_MUTE_UNTIL"
+	EnvBackupMaxAge        = "SMARTERDEV_BACKUP_MAX_AGE"
 )
 
 // Defaults.
@@ -99,6 +111,7 @@ const (
 	DefaultHTTPAddr         = "127.0.0.1:8080"
 	DefaultDatabaseMaxConns = 16
 	DefaultShutdownGrace    = 15 * time.Second
+	DefaultBackupMaxAge     = 26 * time.Hour // a daily backup, with two hours of slack
 )
 
 // Load reads and validates the configuration. getenv is os.Getenv in
@@ -112,6 +125,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.DatabaseMaxConns = r.intRange(EnvDatabaseMaxConns, DefaultDatabaseMaxConns, 1, 1000)
 	c.RedisURL = r.secret(EnvRedisURL, "", checkRedisURL)
 	c.HTTPAddr = r.hostPort(EnvHTTPAddr, DefaultHTTPAddr)
+	c.PublicURL = r.publicURL(EnvPublicURL)
+	c.SessionKey = r.secret(EnvSessionKey, "", checkSessionKey)
 
 	c.Discord.Token = r.secret(EnvDiscordToken, "", checkToken)
 	c.Discord.PublicKey = r.secret(EnvDiscordPublicKey, "", checkPublicKey)
@@ -144,6 +159,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Alerts.PagerDutyURL = r.url(EnvAlertPagerDutyURL, "https://events.pagerduty.com/v2/enqueue", "http", "https")
 	c.Alerts.Repeat = r.durationRange(EnvAlertRepeat, 4*time.Hour, time.Minute, 7*24*time.Hour)
 	c.Alerts.MuteUntil = r.timestamp(EnvAlertMuteUntil)
+	c.BackupMaxAge = r.durationOrOff(EnvBackupMaxAge, DefaultBackupMaxAge, time.Hour, 90*24*time.Hour)
 
 	if r.err != nil {
 		return Config{}, r.err
@@ -155,7 +171,7 @@ func Load(getenv func(string) string) (Config, error) {
 // (health reports, logs) can scrub them.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []Secret{c.DatabaseURL, c.RedisURL, c.Discord.Token, c.Discord.PublicKey, c.Discord.ClientSecret,
+	for _, s := range []Secret{c.DatabaseURL, c.RedisURL, c.SessionKey, c.Discord.Token, c.Discord.PublicKey, c.Discord.ClientSecret,
 		c.Alerts.DiscordWebhook, c.Alerts.SlackWebhook, c.Alerts.PagerDutyKey} {
 		if s == "" {
 			continue

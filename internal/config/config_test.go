@@ -70,6 +70,19 @@ func TestVariables(t *testing.T) {
 		{name: "addr nonsense", env: map[string]string{EnvHTTPAddr: "nonsense"}, wantErr: `SMARTERDEV_HTTP_ADDR="nonsense": want host:port, e.g. 127.0.0.1:8080`},
 		{name: "addr port range", env: map[string]string{EnvHTTPAddr: "localhost:70000"}, wantErr: `SMARTERDEV_HTTP_ADDR="localhost:70000": the port must be a number from 0 to 65535`},
 		{name: "addr port name", env: map[string]string{EnvHTTPAddr: "localhost:http"}, wantErr: `SMARTERDEV_HTTP_ADDR="localhost:http": the port must be a number`},
+		// SMARTERDEV_PUBLIC_URL
+		{name: "public url", env: map[string]string{EnvPublicURL: "https://dash.example.com"}, check: func(c Config) bool { return c.PublicURL == "https://dash.example.com" }},
+		{name: "public url slash port", env: map[string]string{EnvPublicURL: "HTTP://127.0.0.1:8080/"}, check: func(c Config) bool { return c.PublicURL == "http://127.0.0.1:8080" }},
+		{name: "public url unset", env: map[string]string{}, check: func(c Config) bool { return c.PublicURL == "" }},
+		{name: "public url host only", env: map[string]string{EnvPublicURL: "dash.example.com"}, wantErr: `SMARTERDEV_PUBLIC_URL="dash.example.com": want the dashboard's address as browsers see it, scheme and host only, e.g. https://dash.example.com`},
+		{name: "public url ftp", env: map[string]string{EnvPublicURL: "ftp://dash.example.com"}, wantErr: `SMARTERDEV_PUBLIC_URL="ftp://dash.example.com": scheme "ftp" is not supported`},
+		{name: "public url path", env: map[string]string{EnvPublicURL: "https://example.com/dash"}, wantErr: `SMARTERDEV_PUBLIC_URL="https://example.com/dash": the dashboard is served at the root of its host`},
+		{name: "public url query", env: map[string]string{EnvPublicURL: "https://example.com?x=1"}, wantErr: `SMARTERDEV_PUBLIC_URL="https://example.com?x=1": the dashboard is served at the root`},
+		{name: "public url userinfo", env: map[string]string{EnvPublicURL: "https://u:hunter2secret@example.com"}, wantErr: "SMARTERDEV_PUBLIC_URL: must not contain a user or password"},
+		// SMARTERDEV_SESSION_KEY
+		{name: "session key", env: map[string]string{EnvSessionKey: goodKey}, check: func(c Config) bool { return c.SessionKey.Value() == goodKey }},
+		{name: "session key short", env: map[string]string{EnvSessionKey: "abcd"}, wantErr: "SMARTERDEV_SESSION_KEY: has 4 characters: want 64 hex characters (32 random bytes), e.g. the output of `openssl rand -hex 32`"},
+		{name: "session key not hex", env: map[string]string{EnvSessionKey: strings.Repeat("zz", 32)}, wantErr: "SMARTERDEV_SESSION_KEY: is not hexadecimal"},
 		// SMARTERDEV_DISCORD_TOKEN
 		{name: "token", env: map[string]string{EnvDiscordToken: "MTIz.abc.def"}, check: func(c Config) bool { return c.Discord.Token.Value() == "MTIz.abc.def" }},
 		{name: "token whitespace", env: map[string]string{EnvDiscordToken: "MTIz hunter2secret"}, wantErr: "SMARTERDEV_DISCORD_TOKEN: contains whitespace"},
@@ -124,6 +137,15 @@ func TestVariables(t *testing.T) {
 		{name: "grace no unit", env: map[string]string{EnvShutdownGrace: "30"}, wantErr: `SMARTERDEV_SHUTDOWN_GRACE="30": want a duration from 1s to 10m, e.g. 15s`},
 		{name: "grace too long", env: map[string]string{EnvShutdownGrace: "1h"}, wantErr: `SMARTERDEV_SHUTDOWN_GRACE="1h"`},
 		{name: "grace too short", env: map[string]string{EnvShutdownGrace: "10ms"}, wantErr: `SMARTERDEV_SHUTDOWN_GRACE="10ms"`},
+		// SMARTERDEV_BACKUP_MAX_AGE
+		{name: "backup max age default", env: map[string]string{}, check: func(c Config) bool { return c.BackupMaxAge == 26*time.Hour }},
+		{name: "backup max age", env: map[string]string{EnvBackupMaxAge: "50h"}, check: func(c Config) bool { return c.BackupMaxAge == 50*time.Hour }},
+		{name: "backup max age off", env: map[string]string{EnvBackupMaxAge: "0"}, check: func(c Config) bool { return c.BackupMaxAge == 0 }},
+		{name: "backup max age off 0s", env: map[string]string{EnvBackupMaxAge: "0s"}, check: func(c Config) bool { return c.BackupMaxAge == 0 }},
+		{name: "backup max age no unit", env: map[string]string{EnvBackupMaxAge: "26"}, wantErr: `SMARTERDEV_BACKUP_MAX_AGE="26": want 0 (off) or a duration from 1h to 2160h, e.g. 26h`},
+		{name: "backup max age days", env: map[string]string{EnvBackupMaxAge: "1d"}, wantErr: `SMARTERDEV_BACKUP_MAX_AGE="1d": want 0 (off)`},
+		{name: "backup max age too short", env: map[string]string{EnvBackupMaxAge: "10m"}, wantErr: `SMARTERDEV_BACKUP_MAX_AGE="10m"`},
+		{name: "backup max age negative", env: map[string]string{EnvBackupMaxAge: "-26h"}, wantErr: `SMARTERDEV_BACKUP_MAX_AGE="-26h"`},
 		// an empty value is unset
 		{name: "empty is default", env: map[string]string{EnvHTTPAddr: "", EnvDatabaseMaxConns: " "}, check: func(c Config) bool { return c.HTTPAddr == DefaultHTTPAddr && c.DatabaseMaxConns == 16 }},
 	}
@@ -183,6 +205,7 @@ func TestSecretFiles(t *testing.T) {
 		EnvDiscordToken:        func(c Config) Secret { return c.Discord.Token },
 		EnvDiscordClientSecret: func(c Config) Secret { return c.Discord.ClientSecret },
 		EnvDiscordPublicKey:    func(c Config) Secret { return c.Discord.PublicKey },
+		EnvSessionKey:          func(c Config) Secret { return c.SessionKey },
 	}
 	good := map[string]string{
 		EnvDatabaseURL:         pgURL,
@@ -190,6 +213,7 @@ func TestSecretFiles(t *testing.T) {
 		EnvDiscordToken:        "MTIz.hunter2secret.x",
 		EnvDiscordClientSecret: "hunter2secret",
 		EnvDiscordPublicKey:    goodKey,
+		EnvSessionKey:          goodKey,
 	}
 	for name, field := range secrets {
 		t.Run(name, func(t *testing.T) {
@@ -238,6 +262,7 @@ func TestNoSecretInOutput(t *testing.T) {
 		EnvDiscordToken:        "MTIz.hunter2secret.x",
 		EnvDiscordClientSecret: "hunter2secret",
 		EnvDiscordPublicKey:    goodKey,
+		EnvSessionKey:          strings.ToUpper(goodKey),
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +281,7 @@ func TestNoSecretInOutput(t *testing.T) {
 		"token %q": fmt.Sprintf("%q", c.Discord.Token), "token %x": fmt.Sprintf("%x", c.Discord.Token),
 	}
 	for name, out := range outputs {
-		for _, secret := range []string{"hunter2secret", goodKey} {
+		for _, secret := range []string{"hunter2secret", goodKey, strings.ToUpper(goodKey)} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s leaks a secret: %s", name, out)
 			}

@@ -165,6 +165,41 @@ func checkPublicKey(v string) string {
 	return ""
 }
 
+func checkSessionKey(v string) string {
+	const want = "want 64 hex characters (32 random bytes), e.g. the output of `openssl rand -hex 32`"
+	if len(v) != 64 {
+		return fmt.Sprintf("has %d characters: %s", len(v), want)
+	}
+	if _, err := hex.DecodeString(v); err != nil {
+		return "is not hexadecimal: " + want
+	}
+	return ""
+}
+
+// publicURL reads the address browsers reach the dashboard at: an http(s)
+// URL with a host and nothing after it, returned without a trailing slash.
+func (r *reader) publicURL(name string) string {
+	v := r.get(name)
+	if v == "" {
+		return ""
+	}
+	const want = "want the dashboard's address as browsers see it, scheme and host only, e.g. https://dash.example.com"
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		r.fail(name, v, want)
+	case u.Scheme != "https" && u.Scheme != "http":
+		r.fail(name, v, fmt.Sprintf("scheme %q is not supported: %s", u.Scheme, want))
+	case u.User != nil:
+		r.failf("%s: must not contain a user or password: %s", name, want)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		r.fail(name, v, "the dashboard is served at the root of its host, so a path, query or fragment cannot work: "+want)
+	default:
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
 func (r *reader) hostPort(name, def string) string {
 	v := r.get(name)
 	if v == "" {
@@ -287,6 +322,24 @@ func (r *reader) durationRange(name string, def, lo, hi time.Duration) time.Dura
 	d, err := time.ParseDuration(v)
 	if err != nil || d < lo || d > hi {
 		r.fail(name, v, fmt.Sprintf("want a duration from %s to %s, e.g. %s", short(lo), short(hi), short(def)))
+		return def
+	}
+	return d
+}
+
+// durationOrOff is durationRange that also takes 0 (any zero duration, e.g.
+// "0" or "0s") to mean off.
+func (r *reader) durationOrOff(name string, def, lo, hi time.Duration) time.Duration {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err == nil && d == 0 {
+		return 0
+	}
+	if err != nil || d < lo || d > hi {
+		r.fail(name, v, fmt.Sprintf("want 0 (off) or a duration from %s to %s, e.g. %s", short(lo), short(hi), short(def)))
 		return def
 	}
 	return d

@@ -74,6 +74,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("database_max_conns", c.DatabaseMaxConns),
 		slog.String("redis", RedactURL(c.RedisURL.Value())),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.String("public_url", c.PublicURL),
+		slog.Bool("session_key_set", set(c.SessionKey)),
 		slog.Bool("discord_token_set", set(c.Discord.Token)),
 		slog.Bool("discord_public_key_set", set(c.Discord.PublicKey)),
 		slog.Bool("discord_client_secret_set", set(c.Discord.ClientSecret)),
@@ -89,6 +91,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
 		slog.Bool("metrics_per_guild", c.MetricsPerGuild),
+		slog.String("backup_max_age", c.BackupMaxAge.String()),
 	)
 }
 

@@ -63,6 +63,7 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	configs *configCache
+	batcher *dailyBatcher // daily claims on PostgreSQL (dailybatch.go)
 }
 
 // NewService returns a Service; call Start to receive config invalidations.
@@ -81,6 +82,7 @@ func NewService(db *store.DB, b bus.Bus, o Options) *Service {
 		db: db, bus: b, log: o.Logger,
 		now:     func() time.Time { return now().UTC() },
 		configs: &configCache{entries: map[int64]cachedConfig{}, ttl: o.ConfigTTL},
+		batcher: newDailyBatcher(),
 	}
 }
 
@@ -92,14 +94,19 @@ func (s *Service) Now() time.Time { return s.now() }
 
 // Balance returns a member's account; a member without one is a NoAccountError.
 func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, error) {
-	a, err := s.db.Q().GetAccount(ctx, sqldb.GetAccountParams{GuildID: guild, UserID: user})
+	// The API's hottest read: only the columns an Account has, by primary key.
+	a, err := s.db.Q().GetBalance(s.db.PointRead(ctx), sqldb.GetBalanceParams{GuildID: guild, UserID: user})
 	if store.IsNoRows(err) {
 		return Account{}, &NoAccountError{GuildID: guild, UserID: user}
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("read account: %w", err)
 	}
-	return accountOf(a), nil
+	return Account{
+		GuildID: guild, UserID: user, Balance: a.Balance, TotalReceived: a.TotalReceived,
+		TotalSent: a.TotalSent, Streak: int(a.Streak), LastDaily: Day(a.LastDaily.String),
+		LastTransferAt: a.LastTransferAt.Time, CreatedAt: a.CreatedAt,
+	}, nil
 }
 
 // EnsureAccount opens the member's account on first appearance (a message or a
@@ -218,29 +225,17 @@ func (s *Service) ClaimDaily(ctx context.Context, guild int64, m Member) (DailyR
 }
 
 // claimDailyOneStatement is ClaimDaily as one statement where the engine
-// allows it (PostgreSQL): the rules of NextDaily, evaluated by the database
-// on the row it locks. ok is false on other engines.
+// allows it (PostgreSQL), batched with concurrent claims (dailybatch.go):
+// the rules of NextDaily, evaluated by the database on the row it locks. ok
+// is false on other engines.
 func (s *Service) claimDailyOneStatement(ctx context.Context, cfg Config, guild int64, m Member) (DailyResult, bool, error) {
-	now := s.now()
-	today := DayOf(now)
-	c := store.DailyClaim{
-		Guild: guild, User: m.ID, Name: m.Name, StartingBalance: cfg.StartingBalance, DailyAmount: cfg.DailyAmount,
-		Today: string(today), Yesterday: string(today.Prev()), Now: now,
-	}
-	for _, t := range cfg.StreakTiers {
-		c.TierDays = append(c.TierDays, t.Days)
-		c.TierMultipliers = append(c.TierMultipliers, t.Multiplier)
-	}
-	got, paid, ok, err := s.db.ClaimDaily(ctx, c)
-	if !ok {
+	if s.db.Dialect != store.Postgres {
 		return DailyResult{}, false, nil
 	}
+	now := s.now()
+	got, paid, err := s.claimBatched(ctx, cfg, guild, m)
 	if err != nil {
-		if store.IsUniqueViolation(err) { // the ledger's backstop: paid already
-			paid, err = false, nil
-		} else {
-			return DailyResult{}, true, err
-		}
+		return DailyResult{}, true, err
 	}
 	if !paid {
 		next := NextDayStart(now)
@@ -248,7 +243,7 @@ func (s *Service) claimDailyOneStatement(ctx context.Context, cfg Config, guild 
 	}
 	streak := int(got.Account.Streak)
 	res := DailyResult{
-		Daily:   Daily{Day: today, Streak: streak, Multiplier: got.Multiplier, Amount: cfg.DailyAmount * got.Multiplier},
+		Daily:   Daily{Day: Day(got.Account.LastDaily.String), Streak: streak, Multiplier: got.Multiplier, Amount: cfg.DailyAmount * got.Multiplier},
 		Account: accountOf(got.Account),
 	}
 	if t, ok := cfg.Tier(streak); ok {

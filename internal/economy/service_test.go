@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,6 +258,67 @@ func TestClaimDailyFirstDayTierOpensAccount(t *testing.T) {
 		}
 		if n := countLedger(t, db, alice.ID, economy.KindDaily); n != 1 {
 			t.Errorf("%d daily rows, want 1", n)
+		}
+		checkLedgerConsistent(t, db)
+	})
+}
+
+// Many members claiming at once (the midnight burst; batched into shared
+// statements on PostgreSQL), half of them twice and through two services:
+// each is paid once, with its own streak, and the ledger matches.
+func TestClaimDailyBurstOfMembers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		clk := newClock(t0)
+		svcs := []*economy.Service{
+			economy.NewService(db, newBus(t), economy.Options{Now: clk.Now}),
+			economy.NewService(db, newBus(t), economy.Options{Now: clk.Now}),
+		}
+		const n = 300
+		// Members with an even id claimed yesterday: their streak goes on.
+		clk.Set(t0.Add(-24 * time.Hour))
+		for id := int64(2); id <= n; id += 2 {
+			if _, err := svcs[0].ClaimDaily(ctx, guild, economy.Member{ID: id, Name: fmt.Sprint("m", id)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Set(t0)
+		warmPool(t, db, 16)
+		var paid, already atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n + n/2 {
+			id := int64(1 + i%n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				r, err := svcs[i%2].ClaimDaily(ctx, guild, economy.Member{ID: id, Name: fmt.Sprint("m", id)})
+				var ac *economy.AlreadyClaimedError
+				switch {
+				case err == nil:
+					paid.Add(1)
+					if want := 1 + int(1-id%2); r.Streak != want || r.Account.UserID != id {
+						t.Errorf("member %d: streak %d user %d, want streak %d", id, r.Streak, r.Account.UserID, want)
+					}
+				case errors.As(err, &ac):
+					already.Add(1)
+				default:
+					t.Errorf("member %d: %v", id, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if paid.Load() != n || already.Load() != n/2 {
+			t.Errorf("%d paid, %d already claimed; want %d and %d", paid.Load(), already.Load(), n, n/2)
+		}
+		var rows int
+		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM ledger WHERE kind = 'daily' AND day = '2024-05-10'").Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != n {
+			t.Errorf("%d daily rows today, want %d", rows, n)
 		}
 		checkLedgerConsistent(t, db)
 	})

@@ -114,6 +114,15 @@ var (
 		Namespace: ns, Subsystem: "economy", Name: "daily_rewarded_amount_total",
 		Help: "Currency (bytes) paid as daily rewards.",
 	})
+	DailyClaimBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: "economy", Name: "daily_claim_batch_members",
+		Help:    "Members per daily-claim statement (PostgreSQL group-commits concurrent claims).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000},
+	})
+	DailyAcks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "bot", Name: "daily_acks_total",
+		Help: "Acknowledgements of daily rewards in Discord, by outcome (sent, failed, shed).",
+	}, []string{"outcome"})
 	Transfers = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "economy", Name: "transfers_total",
 		Help: "Transfers between members committed.",
@@ -171,10 +180,6 @@ var (
 
 // Operations.
 var (
-	BackupLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: ns, Subsystem: "backup", Name: "last_success_timestamp_seconds",
-		Help: "Unix time of the last successful backup; 0 until one succeeded in this process.",
-	})
 	CollectErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "metrics", Name: "collect_errors_total",
 		Help: "Scrape-time collections that failed (the metric is left out of that scrape), by collector.",
@@ -188,10 +193,10 @@ var all = []prometheus.Collector{
 	RedisDuration, RedisErrors,
 	JobsEnqueued, JobsProcessed, JobDuration,
 	OutboxRelayed, OutboxFailures,
-	DailyRewards, DailyRewardedAmount, Transfers, TransferredAmount, SquadChanges, AutomodActions,
+	DailyRewards, DailyRewardedAmount, DailyClaimBatch, DailyAcks, Transfers, TransferredAmount, SquadChanges, AutomodActions,
 	ShardConnected, HeartbeatLatency, GatewayEvents, GatewayReconnects, GatewayResumes,
 	DiscordREST, DiscordRESTRequests, DiscordRateLimited,
-	BackupLastSuccess, CollectErrors,
+	CollectErrors,
 }
 
 // BuildInfo describes the binary.

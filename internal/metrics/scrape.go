@@ -127,3 +127,43 @@ func (c *economyCollector) snapshot() ([]GuildEconomy, error) {
 	c.at = time.Now()
 	return c.cached, c.lastErr
 }
+
+var (
+	backupLastSuccess = prometheus.NewDesc(ns+"_backup_last_success_timestamp_seconds",
+		"Unix time the last successful backup finished (the backups table); 0 when none ever succeeded.", nil, nil)
+	backupsTotal = prometheus.NewDesc(ns+"_backups_total",
+		"Backups run (smarterdev backup), by status (succeeded, failed), counted in the backups table.", []string{"status"}, nil)
+)
+
+// BackupState reads the backups table (backup.ReadState): when the last
+// success finished (zero: never) and how many runs succeeded and failed.
+type BackupState func(ctx context.Context) (lastSuccess time.Time, succeeded, failed int64, err error)
+
+type backupCollector struct{ read BackupState }
+
+// NewBackupCollector reads the backups table at scrape time (indexed
+// queries on a small table), so every process reports the same value and a
+// backup taken by the CLI shows at once.
+func NewBackupCollector(read BackupState) prometheus.Collector { return backupCollector{read} }
+
+func (c backupCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- backupLastSuccess
+	ch <- backupsTotal
+}
+
+func (c backupCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	last, ok, failed, err := c.read(ctx)
+	if err != nil {
+		CollectErrors.WithLabelValues("backup").Inc()
+		return
+	}
+	var ts float64
+	if !last.IsZero() {
+		ts = float64(last.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(backupLastSuccess, prometheus.GaugeValue, ts)
+	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(ok), "succeeded")
+	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(failed), "failed")
+}

@@ -26,6 +26,9 @@ type instrumented struct {
 }
 
 func (db *DB) instrument(x sqldb.DBTX) sqldb.DBTX {
+	if db.uninstrumented {
+		return x
+	}
 	system := "postgresql"
 	if db.Dialect == SQLite {
 		system = "sqlite"

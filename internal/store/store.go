@@ -43,6 +43,10 @@ const (
 // Options tunes Open; zero values take the defaults.
 type Options struct {
 	MaxConns int // PostgreSQL pool size; default 16
+	// Uninstrumented leaves queries untimed and untraced (no query metrics,
+	// no spans): only for measuring what that instrumentation costs
+	// (tools/benchapi -instr both).
+	Uninstrumented bool
 }
 
 // DB is an open database. SQLite gets one writer connection (writes are
@@ -54,9 +58,12 @@ type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	path    string // SQLite file, for backups and messages
+	unlock  func() // SQLite: releases the shared in-use lock (inuse.go)
 	readQ   atomic.Pointer[sqldb.Queries]
 	// SQLite only: prepared statements for the read pool (stmtcache.go).
 	readStmts *stmtCache
+	// uninstrumented: Options.Uninstrumented.
+	uninstrumented bool
 }
 
 // Open connects to rawURL: "postgres://..." / "postgresql://..." or
@@ -82,7 +89,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		pool.SetMaxOpenConns(opts.MaxConns)
 		pool.SetMaxIdleConns(opts.MaxConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		db := &DB{Dialect: Postgres, write: pool, read: pool}
+		db := &DB{Dialect: Postgres, write: pool, read: pool, uninstrumented: opts.Uninstrumented}
 		if err := db.Ping(ctx); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("connect to postgres: %w", err)
@@ -98,11 +105,18 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 				return nil, fmt.Errorf("create database folder: %w", err)
 			}
 		}
+		// Held while the database is open: restore waits for no one and
+		// refuses while any process has the file (inuse.go).
+		unlock, err := lockInUse(path)
+		if err != nil {
+			return nil, err
+		}
 		// synchronous(full): a commit that was acknowledged survives power loss.
 		base := "file:" + (&url.URL{Path: path}).EscapedPath() +
 			"?_pragma=journal_mode(wal)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(full)"
 		write, err := sql.Open("sqlite", base+"&_txlock=immediate")
 		if err != nil {
+			unlock()
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		write.SetMaxOpenConns(1)
@@ -112,16 +126,18 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		// The writer creates the file and switches it to WAL before readers open it.
 		if err := write.PingContext(ctx); err != nil {
 			write.Close()
+			unlock()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 		read, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 		if err != nil {
 			write.Close()
+			unlock()
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		read.SetMaxOpenConns(4)
 		read.SetMaxIdleConns(4)
-		db := &DB{Dialect: SQLite, write: write, read: read, path: path, readStmts: newStmtCache(read)}
+		db := &DB{Dialect: SQLite, write: write, read: read, path: path, readStmts: newStmtCache(read), unlock: unlock, uninstrumented: opts.Uninstrumented}
 		if err := db.Ping(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -164,6 +180,10 @@ func (db *DB) Close() error {
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.unlock != nil {
+		db.unlock()
+		db.unlock = nil
 	}
 	return err
 }
@@ -274,6 +294,10 @@ func (db *DB) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}
 	return nil
 }
+
+// Retryable reports whether err is a lost race the database detected
+// (deadlock, serialisation failure, busy): the statement changed nothing.
+func Retryable(err error) bool { return retryable(err) }
 
 func retryable(err error) bool {
 	var pg *pgconn.PgError

@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Propagator is the W3C trace context propagator used everywhere.
@@ -86,6 +87,19 @@ func Setup(ctx context.Context, o Options) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
+	tp := NewProvider(exp, o)
+	Install(tp)
+	return &Tracing{provider: tp}, nil
+}
+
+// NewProvider returns the tracer provider Setup installs, exporting to exp:
+// spans batched (5 s timeout), the service's resource, the sampler from
+// OTEL_TRACES_SAMPLER. tools/benchapi gives it an exporter that only counts.
+func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	name := o.ServiceName
 	if name == "" {
 		name = "smarterdev"
@@ -101,13 +115,11 @@ func Setup(ctx context.Context, o Options) (*Tracing, error) {
 	if err != nil {
 		res = resource.Default()
 	}
-	tp := sdktrace.NewTracerProvider(
+	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(5*time.Second)),
 		sdktrace.WithResource(res),
 		// The sampler honours OTEL_TRACES_SAMPLER / _ARG; default: parent-based, always on.
 	)
-	Install(tp)
-	return &Tracing{provider: tp}, nil
 }
 
 // Install makes tp the process's tracer provider (tests install one with an
@@ -116,6 +128,13 @@ func Install(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
 	enabled.Store(true)
+}
+
+// Uninstall puts OpenTelemetry's no-op tracer provider back and switches
+// tracing middleware off again: for tests that installed one with Install.
+func Uninstall() {
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	enabled.Store(false)
 }
 
 // Inject returns headers with the trace context of ctx added, unless there is

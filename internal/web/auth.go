@@ -13,12 +13,16 @@ import (
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 )
 
-// redirectURI is the dashboard's /auth/callback as the browser reaches it.
+// redirectURI is the dashboard's /auth/callback as the browser reaches it:
+// under the public URL when configured, else this request's scheme and host.
 // Discord only accepts redirect URIs registered for the application, so a
 // forged Host header cannot send codes elsewhere.
-func redirectURI(r *http.Request) string {
+func (h *Handler) redirectURI(r *http.Request) string {
+	if h.public != nil {
+		return h.public.Scheme + "://" + h.public.Host + "/auth/callback"
+	}
 	scheme := "http"
-	if secure(r) {
+	if h.secure(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + "/auth/callback"
@@ -63,7 +67,7 @@ func (h *Handler) oauthStart(w http.ResponseWriter, r *http.Request) {
 	}
 	state, verifier := discordapi.NewState(), discordapi.NewVerifier()
 	h.setCookie(w, r, oauthCookie, state+"."+verifier, 10*time.Minute)
-	http.Redirect(w, r, h.d.Discord.AuthorizeURL(redirectURI(r), state, verifier), http.StatusFound)
+	http.Redirect(w, r, h.d.Discord.AuthorizeURL(h.redirectURI(r), state, verifier), http.StatusFound)
 }
 
 func (h *Handler) oauthCallback(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +88,7 @@ func (h *Handler) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	tok, err := h.d.Discord.Exchange(ctx, q.Get("code"), redirectURI(r), verifier)
+	tok, err := h.d.Discord.Exchange(ctx, q.Get("code"), h.redirectURI(r), verifier)
 	if err != nil {
 		h.log.WarnContext(ctx, "sign-in: code exchange failed", "err", err)
 		http.Redirect(w, r, "/signin?error=exchange", http.StatusSeeOther)
@@ -111,7 +115,7 @@ func (h *Handler) devSignIn(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusForbidden, "The username-only sign-in exists only in dev mode (SMARTERDEV_DEV_MODE=1) on a loopback address.")
 		return
 	}
-	if !preTokenOK(r) {
+	if !h.preTokenOK(r) {
 		h.errorPage(w, r, http.StatusForbidden, "The form expired. Go back, reload the page and try again.")
 		return
 	}
@@ -164,6 +168,19 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, v *viewer) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// signOutEverywhere ends every session of the viewer: other browsers and
+// devices too, e.g. after signing in on a shared computer.
+func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request, v *viewer) {
+	n, err := h.endAllSessions(w, r, v)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "signed out everywhere", "user_id", v.UserID, "sessions", n)
+	h.flash(w, r, "You are signed out on every device.")
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
 // signedIn wraps a handler that needs a viewer: anonymous GETs go to the
 // sign-in page; every other method must carry the session's CSRF token.
 func (h *Handler) signedIn(next func(w http.ResponseWriter, r *http.Request, v *viewer)) http.HandlerFunc {
@@ -186,7 +203,7 @@ func (h *Handler) signedIn(next func(w http.ResponseWriter, r *http.Request, v *
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-			if !csrfOK(r, v.CSRF) {
+			if !h.csrfOK(r, v.CSRF) {
 				h.log.InfoContext(r.Context(), "CSRF check failed", "path", r.URL.Path, "user_id", v.UserID)
 				h.errorPage(w, r, http.StatusForbidden, "This form expired or did not come from this dashboard. Go back, reload the page and try again.")
 				return

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -43,7 +44,14 @@ type rigOpts struct {
 	devMode    bool
 	listenAddr string
 	status     func(*web.Deps) // sets the status page's sources
+	publicURL  string
+	// discord wraps the emulator's handler, to see what the dashboard sends
+	// Discord; nil: the emulator as is.
+	discord func(http.Handler) http.Handler
 }
+
+// testSessionKey seals the Discord tokens of the rig's sessions.
+var testSessionKey = bytes.Repeat([]byte{7}, 32)
 
 func newRig(t *testing.T, db *store.DB, o rigOpts) *rig {
 	t.Helper()
@@ -55,12 +63,19 @@ func newRig(t *testing.T, db *store.DB, o rigOpts) *rig {
 		o.listenAddr = "127.0.0.1:8080"
 	}
 	mod := moderation.NewService(db, b, moderation.Options{Logger: slog.New(slog.DiscardHandler)})
+	apiURL := emu.APIURL()
+	if o.discord != nil {
+		proxy := httptest.NewServer(o.discord(emu.Handler()))
+		t.Cleanup(proxy.Close)
+		apiURL = proxy.URL + "/api/v10"
+	}
 	d := web.Deps{
 		DB: db, Economy: econ, Squads: squads.NewService(db, econ), APIKeys: apikeys.NewService(db, nil), Moderation: mod,
-		Discord: discordapi.New(discordapi.Options{APIURL: emu.APIURL(), BotToken: emu.BotToken(),
+		Discord: discordapi.New(discordapi.Options{APIURL: apiURL, BotToken: emu.BotToken(),
 			ClientID: emu.ClientID(), ClientSecret: emu.ClientSecret()}),
 		Logger:      slog.New(slog.NewTextHandler(testLog{t}, nil)),
 		OperatorIDs: o.operators, DevMode: o.devMode, ListenAddr: o.listenAddr,
+		PublicURL: o.publicURL, SessionKey: testSessionKey,
 	}
 	if o.status != nil {
 		o.status(&d)

@@ -2,7 +2,9 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
+	"github.com/smarterdev/smarterdev/internal/allow"
 	"github.com/smarterdev/smarterdev/internal/logging"
 )
 
@@ -19,6 +21,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /auth/callback", h.oauthCallback)
 	m.HandleFunc("POST /auth/dev", h.devSignIn)
 	m.HandleFunc("POST /signout", h.signedIn(h.signOut))
+	m.HandleFunc("POST /signout/everywhere", h.signedIn(h.signOutEverywhere)) // every session of the viewer
 
 	// Pages.
 	m.HandleFunc("GET /{$}", h.signedIn(h.overview))
@@ -52,9 +55,22 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/revoke", h.guild(h.keyRevoke))
 	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/rotate", h.guild(h.keyRotate))
 
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		logging.SetRoute(r.Context(), "unmatched") // a bounded label, as for any unknown path
-		h.errorPage(w, r, http.StatusNotFound, "")
-	})
+	m.HandleFunc(catchAll, h.unmatched)
 	return m
+}
+
+// catchAll is the pattern of every path no route serves.
+const catchAll = "/"
+
+// unmatched answers a path no route serves with the 404 page, and a path
+// served for other methods with the 405 page and an Allow header.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	if methods := allow.Methods(h.mux, r, catchAll); len(methods) > 0 {
+		logging.SetRoute(r.Context(), "method not allowed")
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "This address does not take a "+r.Method+" request. Go back and use the page's links and buttons.")
+		return
+	}
+	logging.SetRoute(r.Context(), "unmatched") // a bounded label, as for any unknown path
+	h.errorPage(w, r, http.StatusNotFound, "")
 }

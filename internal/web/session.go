@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -51,10 +52,18 @@ func hashID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func secure(r *http.Request) bool { return r.TLS != nil }
+// secure reports whether browsers reach the dashboard over https: as the
+// public URL says when it is configured (TLS may end at a proxy), else
+// whether this request came over TLS.
+func (h *Handler) secure(r *http.Request) bool {
+	if h.public != nil {
+		return h.public.Scheme == "https"
+	}
+	return r.TLS != nil
+}
 
 func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(r)}
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.secure(r)}
 	if maxAge < 0 {
 		c.MaxAge = -1
 	} else if maxAge > 0 {
@@ -75,9 +84,14 @@ func (h *Handler) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 		h.log.WarnContext(ctx, "purging expired sessions failed", "err", err)
 	}
 	id := randomToken()
+	idHash := hashID(id)
+	if accessToken != "" && h.tokens == nil {
+		return errors.New("no session key to seal the Discord token with")
+	}
+	sealed := h.tokens.seal(accessToken, idHash)
 	err := h.d.DB.Tx(ctx, func(tx *store.Tx) error {
 		return tx.InsertWebSession(ctx, sqldb.InsertWebSessionParams{
-			IDHash: hashID(id), UserID: user, Username: name, AccessToken: accessToken, CsrfToken: randomToken(),
+			IDHash: idHash, UserID: user, Username: name, AccessToken: sealed, CsrfToken: randomToken(),
 			Dev: dev, CreatedAt: now, ExpiresAt: now.Add(AbsoluteTimeout),
 		})
 	})
@@ -116,7 +130,15 @@ func (h *Handler) session(r *http.Request) (*viewer, error) {
 			h.log.WarnContext(ctx, "session touch failed", "err", err)
 		}
 	}
-	v := &viewer{UserID: row.UserID, Name: row.Username, Dev: row.Dev, CSRF: row.CsrfToken, token: row.AccessToken, idHash: idHash}
+	token, err := h.tokens.open(row.AccessToken, idHash)
+	if err != nil {
+		// Stored before tokens were sealed, or under another session key:
+		// the session ends and its token leaves the database.
+		h.log.InfoContext(ctx, "session ended: its Discord token cannot be opened", "user_id", row.UserID)
+		_ = h.d.DB.Tx(ctx, func(tx *store.Tx) error { return tx.DeleteWebSession(ctx, idHash) })
+		return nil, nil
+	}
+	v := &viewer{UserID: row.UserID, Name: row.Username, Dev: row.Dev, CSRF: row.CsrfToken, token: token, idHash: idHash}
 	v.Operator = h.isOperator(v.UserID) || (v.Dev && h.DevSignInAllowed())
 	if v.Dev && !h.DevSignInAllowed() {
 		return nil, nil // a dev session outlived dev mode: worthless
@@ -135,6 +157,23 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, v *viewer) 
 	return err
 }
 
+// endAllSessions deletes every session of the viewer's user, on every
+// device and replica, and clears this browser's cookie.
+func (h *Handler) endAllSessions(w http.ResponseWriter, r *http.Request, v *viewer) (int64, error) {
+	ctx := r.Context()
+	var n int64
+	err := h.d.DB.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.DeleteUserWebSessions(ctx, v.UserID)
+		return err
+	})
+	h.guildsMu.Lock()
+	delete(h.guilds, v.idHash) // other sessions' entries are unreachable now
+	h.guildsMu.Unlock()
+	h.setCookie(w, r, sessionCookie, "", -1)
+	return n, err
+}
+
 func safeEqual(a, b string) bool {
 	return a != "" && len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
@@ -142,8 +181,8 @@ func safeEqual(a, b string) bool {
 // csrfOK checks a state-changing request: the session's synchronizer token
 // in the form field or the htmx header, and a same-origin Origin when the
 // browser sends one.
-func csrfOK(r *http.Request, want string) bool {
-	if !sameOrigin(r) {
+func (h *Handler) csrfOK(r *http.Request, want string) bool {
+	if !h.sameOrigin(r) {
 		return false
 	}
 	got := r.Header.Get(csrfHeader)
@@ -153,13 +192,21 @@ func csrfOK(r *http.Request, want string) bool {
 	return safeEqual(got, want)
 }
 
-func sameOrigin(r *http.Request) bool {
+// sameOrigin: the Origin is this request's host, or the public URL (a
+// proxy may pass on another Host).
+func (h *Handler) sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" || o == "null" {
 		return o == "" // "null" comes from sandboxed or cross-origin redirects
 	}
 	u, err := url.Parse(o)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	if err != nil {
+		return false
+	}
+	if h.public != nil && strings.EqualFold(u.Scheme, h.public.Scheme) && strings.EqualFold(u.Host, h.public.Host) {
+		return true
+	}
+	return strings.EqualFold(u.Host, r.Host)
 }
 
 // preToken returns the CSRF token for forms shown before sign-in, setting
@@ -173,9 +220,9 @@ func (h *Handler) preToken(w http.ResponseWriter, r *http.Request) string {
 	return t
 }
 
-func preTokenOK(r *http.Request) bool {
+func (h *Handler) preTokenOK(r *http.Request) bool {
 	c, err := r.Cookie(preCookie)
-	return err == nil && sameOrigin(r) && csrfOK(r, c.Value)
+	return err == nil && h.csrfOK(r, c.Value)
 }
 
 // flash keeps a message for the next page the browser shows.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/backup"
 	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/health"
 	"github.com/smarterdev/smarterdev/internal/outbox"
+	"github.com/smarterdev/smarterdev/internal/store"
 )
 
 // HeartbeatReader reads the bot processes' heartbeats (a botstatus.Store).
@@ -48,7 +52,90 @@ type statusData struct {
 	Budget     *Budget
 	Errors     map[string]string // parts that could not be read
 	CheckedAt  time.Time
-	BackupNote string
+	Backup     *statusBackup
+	Operator   bool // operators see backup paths and errors
+}
+
+// statusBackup is the last backup (internal/backup).
+type statusBackup struct {
+	LastSuccess *backup.Record // nil: none ever succeeded
+	Age         time.Duration  // of LastSuccess
+	AgeText     string         // "3h 5m"
+	Size        string
+	ShortSHA    string         // the first 12 hex digits
+	Last        *backup.Record // the latest run
+	LastFailed  bool
+	Overdue     bool // older than SMARTERDEV_BACKUP_MAX_AGE (or never, with one configured)
+	MaxAge      time.Duration
+	MaxAgeText  string
+	Command     string // how to take one
+}
+
+func readBackup(ctx context.Context, db *store.DB, now time.Time, maxAge time.Duration) (*statusBackup, error) {
+	st, err := backup.ReadState(ctx, db.Q())
+	if err != nil {
+		return nil, err
+	}
+	b := &statusBackup{LastSuccess: st.LastSuccess, Last: st.Last, LastFailed: st.LastFailed(), MaxAge: maxAge,
+		MaxAgeText: compactDuration(maxAge), Command: "smarterdev backup --out /var/backups/smarterdev"}
+	if st.LastSuccess != nil {
+		b.Age = now.Sub(st.LastSuccess.FinishedAt)
+		if b.Age >= time.Hour {
+			b.Age = b.Age.Round(time.Minute)
+		} else {
+			b.Age = b.Age.Round(time.Second)
+		}
+		b.AgeText = compactDuration(b.Age)
+		b.Size = humanBytes(st.LastSuccess.SizeBytes)
+		b.ShortSHA = st.LastSuccess.Sha256
+		if len(b.ShortSHA) > 12 {
+			b.ShortSHA = b.ShortSHA[:12] + "…"
+		}
+		b.Overdue = maxAge > 0 && b.Age > maxAge
+	}
+	return b, nil
+}
+
+// compactDuration prints the two largest units that are not zero: "45s",
+// "3m 20s", "3h", "26h 5m", "2d 2h".
+func compactDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	type unit struct {
+		name string
+		size time.Duration
+	}
+	units := []unit{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}}
+	if d < 48*time.Hour {
+		units = units[1:] // "26h", not "1d 2h": ages near a day read better in hours
+	}
+	var parts []string
+	for _, u := range units {
+		if n := d / u.size; n > 0 || (len(parts) == 0 && u.name == "s") {
+			parts = append(parts, strconv.FormatInt(int64(n), 10)+u.name)
+			d -= n * u.size
+		} else if len(parts) > 0 {
+			break
+		}
+		if len(parts) == 2 {
+			break
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
 
 // statusPage shows the platform's health to operators and to anyone who
@@ -69,7 +156,7 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 		}
 	}
 	now := h.now()
-	d := statusData{Errors: map[string]string{}, CheckedAt: now, BackupNote: "No backups configured."}
+	d := statusData{Errors: map[string]string{}, CheckedAt: now, Operator: v.Operator}
 	if h.d.Health != nil {
 		rep := h.d.Health(ctx)
 		d.Overall = rep.Status
@@ -122,6 +209,12 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 		d.Errors["slo"] = "the request counts could not be read"
 	} else {
 		d.Budget = &b
+	}
+	if b, err := readBackup(ctx, h.d.DB, now, h.d.BackupMaxAge); err != nil {
+		h.log.WarnContext(ctx, "status page: reading the backups failed", "err", err)
+		d.Errors["backups"] = "the backup history could not be read"
+	} else {
+		d.Backup = b
 	}
 	h.render(w, r, http.StatusOK, "status", &page{Title: "Status", Viewer: v, Data: d})
 }

@@ -63,7 +63,7 @@ func TestStatusPage(t *testing.T) {
 	}
 	for _, want := range []string{"database", "1.2 ms", "redis", "connection refused", "st-degraded",
 		"bot-host", "1/2 shards connected", "resuming", "41.5 ms", "moderation", "modlog", "Outbox pending",
-		"No backups configured.", `id="availability">99.960%`, `id="budget-left">60.000%`, `aria-valuenow="60"`, "10,000 API and dashboard requests"} {
+		"No backup yet", "smarterdev backup", `id="availability">99.960%`, `id="budget-left">60.000%`, `aria-valuenow="60"`, "10,000 API and dashboard requests"} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("status page lacks %q", want)
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -41,11 +42,22 @@ type Deps struct {
 	Heartbeats HeartbeatReader                         // bot heartbeats (internal/botstatus)
 	Bus        bus.Bus                                 // queue depth, lag and dead letters of Queues
 	Queues     []string
+	// BackupMaxAge (SMARTERDEV_BACKUP_MAX_AGE) marks the last backup overdue
+	// on the status page; 0: never.
+	BackupMaxAge time.Duration
 
 	OperatorIDs []int64 // may manage every guild
 	DevMode     bool    // SMARTERDEV_DEV_MODE
 	ListenAddr  string  // SMARTERDEV_HTTP_ADDR: dev sign-in needs a loopback address
-	Now         func() time.Time
+	// PublicURL (SMARTERDEV_PUBLIC_URL) is the dashboard's address as
+	// browsers reach it, e.g. https://dash.example.com behind a proxy that
+	// terminates TLS: it makes the OAuth2 redirect URI, sets Secure on the
+	// cookies when https, and is a trusted Origin. Empty: each request's own.
+	PublicURL string
+	// SessionKey (32 bytes) seals the Discord access tokens kept in sessions
+	// (tokens.go). Required when Discord sign-in is configured.
+	SessionKey []byte
+	Now        func() time.Time
 	// GuildsTTL is how long a member's guild permissions are trusted before
 	// Discord is asked again; default 60 s.
 	GuildsTTL time.Duration
@@ -60,12 +72,15 @@ const (
 
 // Handler is the dashboard.
 type Handler struct {
-	d     Deps
-	log   *slog.Logger
-	now   func() time.Time
-	pages *pages
-	dir   *discordapi.Directory
-	mux   http.Handler
+	d      Deps
+	log    *slog.Logger
+	now    func() time.Time
+	pages  *pages
+	dir    *discordapi.Directory
+	mux    *http.ServeMux // routes(), which the 404/405 page looks into
+	routed http.Handler   // mux, recording route patterns
+	public *url.URL       // nil: from the request
+	tokens *tokenBox      // nil without a session key
 
 	guildsMu sync.Mutex
 	guilds   map[string]cachedGuilds // by session id hash
@@ -95,7 +110,23 @@ func New(d Deps) (*Handler, error) {
 		dir:    discordapi.NewDirectory(d.Discord, discordapi.DefaultTTL),
 		guilds: map[string]cachedGuilds{},
 	}
-	h.mux = logging.CaptureRoute(h.routes()) // metrics and logs see the dashboard's own route patterns
+	if d.PublicURL != "" {
+		u, err := url.Parse(d.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("web: the public URL must be http(s)://HOST")
+		}
+		h.public = u
+	}
+	switch {
+	case d.SessionKey != nil:
+		if h.tokens, err = newTokenBox(d.SessionKey); err != nil {
+			return nil, err
+		}
+	case d.Discord.OAuthConfigured():
+		return nil, errors.New("web: Discord sign-in needs a session key to keep tokens sealed")
+	}
+	h.mux = h.routes()
+	h.routed = logging.CaptureRoute(h.mux) // metrics and logs see the dashboard's own route patterns
 	return h, nil
 }
 
@@ -119,7 +150,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.errorPage(w, r, http.StatusInternalServerError, "")
 		}
 	}()
-	h.mux.ServeHTTP(w, r)
+	h.routed.ServeHTTP(w, r)
 }
 
 // DevSignInAllowed reports whether the username-only sign-in is on: only in

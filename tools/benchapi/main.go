@@ -3,6 +3,14 @@
 // with wrk at 64 connections, on SQLite and on PostgreSQL. It then offers
 // balance reads at half the measured maximum rate with a fixed-rate (open
 // loop) generator and reports their p99. `make bench-api` runs it.
+//
+// -instr both serves the same API twice in one process, without
+// instrumentation ("off") and with the production one ("on": spans for the
+// request and its queries through the SDK's batching processor to an exporter
+// that only counts them, the JSON access log at info level to io.Discard,
+// Prometheus HTTP and query metrics, the SLO counter), and runs wrk against
+// each in alternating order for -rounds rounds, so that the overhead is
+// measured in the same run.
 package main
 
 import (
@@ -12,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -26,18 +35,25 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/smarterdev/smarterdev/internal/api"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/app"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
+	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/ratelimit"
 	"github.com/smarterdev/smarterdev/internal/squads"
 	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
+	"github.com/smarterdev/smarterdev/internal/web"
 )
 
 const (
@@ -53,9 +69,35 @@ func main() {
 }
 
 type result struct {
-	engine, target string
-	rps            float64
-	p50, p99       time.Duration
+	engine, instr, target string
+	round                 int
+	rps                   float64
+	p50, p99              time.Duration
+	openLoop              bool
+	// CPU time per request of this process (the server) and of wrk,
+	// from rusage: what the rate is made of when the cores are shared.
+	srvCPU, wrkCPU time.Duration
+}
+
+// cpuRatio is static's CPU per request (server and wrk) over r's: the rate
+// ratio on cores that only these two processes used.
+func (r result) cpuRatio(static result) float64 {
+	if r.srvCPU+r.wrkCPU == 0 {
+		return 0
+	}
+	return float64(static.srvCPU+static.wrkCPU) / float64(r.srvCPU+r.wrkCPU)
+}
+
+type options struct {
+	pgURL          string
+	conns, threads int
+	dur            time.Duration
+	accounts       int
+	targets        map[string]bool
+	modes          []string // "off", "on"
+	rounds         int
+	openLoop       bool
+	spans          *countingExporter
 }
 
 func run() error {
@@ -65,7 +107,43 @@ func run() error {
 	duration := flag.Duration("d", 10*time.Second, "length of each wrk run")
 	accounts := flag.Int("accounts", 1000, "accounts to read")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	targets := flag.String("targets", "static,balance,leaderboard", "wrk targets, comma-separated: static, balance, leaderboard")
+	instr := flag.String("instr", "off", "instrumentation of the API: off, on (as in production, spans counted in memory) or both (off and on in alternating order)")
+	rounds := flag.Int("rounds", 0, "wrk runs per target and instrumentation setting (default 1; 3 with -instr both)")
+	openLoop := flag.Bool("openloop", true, "after wrk, offer balance reads at half the measured rate and report p50/p99")
 	flag.Parse()
+	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
+		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
+	for _, t := range strings.Split(*targets, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case "static", "balance", "leaderboard":
+			o.targets[t] = true
+		default:
+			return fmt.Errorf("unknown target %q (static, balance, leaderboard)", t)
+		}
+	}
+	switch *instr {
+	case "off", "on":
+		o.modes = []string{*instr}
+	case "both":
+		o.modes = []string{"off", "on"}
+	default:
+		return fmt.Errorf("-instr: want off, on or both, got %q", *instr)
+	}
+	if o.rounds <= 0 {
+		o.rounds = 1
+		if len(o.modes) > 1 {
+			o.rounds = 3
+		}
+	}
+	if slices.Contains(o.modes, "on") {
+		// The production tracer provider (batching, resource, sampler) with an
+		// exporter that counts spans instead of sending them.
+		o.spans = &countingExporter{}
+		tp := telemetry.NewProvider(o.spans, telemetry.Options{ServiceVersion: "bench", Role: "web"})
+		telemetry.Install(tp)
+		defer func() { _ = tp.Shutdown(context.Background()) }()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -81,33 +159,135 @@ func run() error {
 		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
 	}
 	engines := []string{"sqlite"}
-	if *pgURL != "" {
+	if o.pgURL != "" {
 		engines = append(engines, "postgres")
 	}
 	var all []result
 	for _, e := range engines {
-		rs, err := benchEngine(e, *pgURL, *conns, *threads, *duration, *accounts)
+		rs, err := benchEngine(e, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", e, err)
 		}
 		all = append(all, rs...)
 	}
-	fmt.Printf("\n%-9s %-22s %12s %9s %9s %8s\n", "engine", "target", "requests/s", "p50", "p99", "ratio")
-	var static float64
+	report(all, o)
+	return nil
+}
+
+func report(all []result, o options) {
+	fmt.Printf("\n%-9s %5s %-6s %-22s %12s %9s %9s %8s %9s %9s %9s\n", "engine", "round", "instr", "target", "requests/s", "p50", "p99",
+		"ratio", "srv µs/r", "wrk µs/r", "cpu ratio")
+	type roundKey struct {
+		engine string
+		round  int
+	}
+	static := map[roundKey]result{}
 	for _, r := range all {
 		if r.target == "static" {
-			static = r.rps
+			static[roundKey{r.engine, r.round}] = r
 		}
-		ratio := ""
-		if r.rps > 0 && static > 0 && !strings.HasPrefix(r.target, "balance @") {
-			ratio = fmt.Sprintf("%.2f", r.rps/static)
-		}
-		fmt.Printf("%-9s %-22s %12.0f %9s %9s %8s\n", r.engine, r.target, r.rps, ms(r.p50), ms(r.p99), ratio)
 	}
-	fmt.Printf("\n(wrk -t%d -c%d -d%s; ratio = rate / the static handler's rate on the same server in the same run;\n"+
+	ratios, cpuRatios := map[string][]float64{}, map[string][]float64{}
+	var ratioOrder []string
+	for _, r := range all {
+		ratio, cpuRatio := "", ""
+		if s, ok := static[roundKey{r.engine, r.round}]; ok && r.rps > 0 && s.rps > 0 && !r.openLoop {
+			ratio, cpuRatio = fmt.Sprintf("%.2f", r.rps/s.rps), fmt.Sprintf("%.2f", r.cpuRatio(s))
+			if r.target != "static" {
+				k := fmt.Sprintf("%-9s %-6s %-22s", r.engine, r.instr, r.target)
+				if ratios[k] == nil {
+					ratioOrder = append(ratioOrder, k)
+				}
+				ratios[k] = append(ratios[k], r.rps/s.rps)
+				cpuRatios[k] = append(cpuRatios[k], r.cpuRatio(s))
+			}
+		}
+		round := strconv.Itoa(r.round + 1)
+		if r.openLoop {
+			round = "-"
+		}
+		fmt.Printf("%-9s %5s %-6s %-22s %12.0f %9s %9s %8s %9s %9s %9s\n", r.engine, round, r.instr, r.target, r.rps, ms(r.p50), ms(r.p99),
+			ratio, us(r.srvCPU), us(r.wrkCPU), cpuRatio)
+	}
+	fmt.Printf("\n(wrk -t%d -c%d -d%s; ratio = rate / the static handler's rate on the same server in the same round;\n"+
+		" srv and wrk µs/r: CPU time per request of the server process and of wrk (rusage); cpu ratio = static's\n"+
+		" (srv + wrk) per request / the target's: the rate ratio on cores nothing else uses;\n"+
 		" \"balance @ N/s\" is an open-loop run at half the balance rate, latency measured from the scheduled send time)\n",
-		*threads, *conns, *duration)
-	return nil
+		o.threads, o.conns, o.dur)
+	if o.rounds > 1 {
+		fmt.Printf("\nratio to static, per round, and median:\n")
+		for _, k := range ratioOrder {
+			var per, perCPU []string
+			for i := range ratios[k] {
+				per = append(per, fmt.Sprintf("%.2f", ratios[k][i]))
+				perCPU = append(perCPU, fmt.Sprintf("%.2f", cpuRatios[k][i]))
+			}
+			fmt.Printf("%s rate %s (median %.2f); cpu %s (median %.2f)\n", k, strings.Join(per, " "), median(ratios[k]),
+				strings.Join(perCPU, " "), median(cpuRatios[k]))
+		}
+	}
+	if len(o.modes) < 2 {
+		return
+	}
+	// Instrumentation overhead: the mean rate of each setting over the
+	// rounds (run in alternating order), on / off.
+	fmt.Printf("\ninstrumentation on vs off (mean of %d alternating rounds of wrk -d%s each):\n", o.rounds, o.dur)
+	fmt.Printf("%-9s %-16s %12s %12s %8s %8s   %s\n", "engine", "target", "off req/s", "on req/s", "on/off", "lost", "per round on/off")
+	type key struct{ engine, target string }
+	var order []key
+	sum := map[key]map[string][]float64{}
+	for _, r := range all {
+		if r.openLoop || r.target == "static" {
+			continue
+		}
+		k := key{r.engine, r.target}
+		if sum[k] == nil {
+			sum[k] = map[string][]float64{}
+			order = append(order, k)
+		}
+		sum[k][r.instr] = append(sum[k][r.instr], r.rps)
+	}
+	for _, k := range order {
+		off, on := sum[k]["off"], sum[k]["on"]
+		if len(off) == 0 || len(on) == 0 {
+			continue
+		}
+		var per []string
+		for i := range min(len(off), len(on)) {
+			per = append(per, fmt.Sprintf("%.3f", on[i]/off[i]))
+		}
+		ratio := mean(on) / mean(off)
+		fmt.Printf("%-9s %-16s %12.0f %12.0f %8.3f %7.1f%%   %s\n", k.engine, k.target, mean(off), mean(on), ratio,
+			100*(1-ratio), strings.Join(per, " "))
+	}
+	if o.spans != nil {
+		fmt.Printf("(spans exported to the counting exporter: %d)\n", o.spans.n.Load())
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func us(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(d.Nanoseconds())/1000)
 }
 
 func ms(d time.Duration) string {
@@ -117,7 +297,27 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
 }
 
-func benchEngine(engine, pgURL string, conns, threads int, dur time.Duration, accounts int) ([]result, error) {
+// countingExporter stands in for the OTLP exporter: it counts the spans the
+// batching processor hands it and drops them.
+type countingExporter struct{ n atomic.Int64 }
+
+func (e *countingExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.n.Add(int64(len(spans)))
+	return nil
+}
+
+func (e *countingExporter) Shutdown(context.Context) error { return nil }
+
+// stack is the API served one way (instrumentation off or on) on its own
+// server, beside a bare static handler.
+type stack struct {
+	instr string
+	base  string
+	econ  *economy.Service
+	keys  *apikeys.Service
+}
+
+func benchEngine(engine string, o options) ([]result, error) {
 	ctx := context.Background()
 	var dbURL string
 	switch engine {
@@ -130,7 +330,7 @@ func benchEngine(engine, pgURL string, conns, threads int, dur time.Duration, ac
 		dbURL = "sqlite:" + filepath.Join(dir, "bench.db")
 	case "postgres":
 		schema := fmt.Sprintf("benchapi_%d", time.Now().UnixNano())
-		admin, err := sql.Open("pgx", pgURL)
+		admin, err := sql.Open("pgx", o.pgURL)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +339,7 @@ func benchEngine(engine, pgURL string, conns, threads int, dur time.Duration, ac
 			return nil, fmt.Errorf("create schema: %w", err)
 		}
 		defer admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		u, err := url.Parse(pgURL)
+		u, err := url.Parse(o.pgURL)
 		if err != nil {
 			return nil, err
 		}
@@ -148,141 +348,251 @@ func benchEngine(engine, pgURL string, conns, threads int, dur time.Duration, ac
 		u.RawQuery = q.Encode()
 		dbURL = u.String()
 	}
-	db, err := store.Open(ctx, dbURL, store.Options{MaxConns: 32})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return nil, err
-	}
-	b := bus.NewMemory()
-	defer b.Close()
-	// Errors only: wrk cuts connections at the end of a run, which the API
-	// logs as canceled requests.
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
-	econ := economy.NewService(db, b, economy.Options{Logger: log})
-	keys := apikeys.NewService(db, nil)
-	// The real API handler; the per-key rate limit (20/s by default) is
-	// raised so that it measures, not throttles, and still runs per request.
-	h, err := api.New(api.Deps{DB: db, Economy: econ, Squads: squads.NewService(db, econ), Keys: keys,
-		Idempotency: idempotency.NewStore(db, nil), Limiter: ratelimit.NewMemory(nil),
-		Limit: ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000}, Logger: log, Version: "bench"})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Printf("%s: seeding %d accounts...\n", engine, accounts)
-	for i := range accounts {
-		if _, _, err := econ.EnsureAccount(ctx, guild, economy.Member{ID: int64(firstUser + i), Name: "member" + strconv.Itoa(i)}); err != nil {
-			return nil, err
-		}
-	}
-	_, token, err := keys.Create(ctx, "bench", apikeys.Read, 0)
-	if err != nil {
-		return nil, err
-	}
 
-	// In-process cost of the two lookups a balance read makes, one at a time.
-	const n = 3000
-	t0 := time.Now()
-	for range n {
-		if _, err := keys.Authenticate(ctx, token); err != nil {
+	var stacks []*stack
+	var token string
+	for i, mode := range o.modes {
+		st, closeStack, err := serve(ctx, dbURL, mode)
+		if err != nil {
 			return nil, err
 		}
-	}
-	authCost := time.Since(t0) / n
-	t0 = time.Now()
-	for i := range n {
-		if _, err := econ.Balance(ctx, guild, int64(firstUser+i%accounts)); err != nil {
-			return nil, err
+		defer closeStack()
+		if i == 0 {
+			// One database: seeded once, read by every stack.
+			fmt.Printf("%s: seeding %d accounts...\n", engine, o.accounts)
+			for i := range o.accounts {
+				if _, _, err := st.econ.EnsureAccount(ctx, guild, economy.Member{ID: int64(firstUser + i), Name: "member" + strconv.Itoa(i)}); err != nil {
+					return nil, err
+				}
+			}
+			if _, token, err = st.keys.Create(ctx, "bench", apikeys.Read, 0); err != nil {
+				return nil, err
+			}
+			if err := inProcessCosts(ctx, engine, st, token, o.accounts); err != nil {
+				return nil, err
+			}
 		}
+		stacks = append(stacks, st)
 	}
-	balCost := time.Since(t0) / n
-	fmt.Printf("%s: in process, one at a time: API key lookup %s/op, account read %s/op\n", engine, authCost, balCost)
-
-	mux := http.NewServeMux()
-	mux.Handle("/api/", h)
-	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"guild_id":"1","user_id":"1000000","balance":100,"total_received":0,"total_sent":0,"streak":0}` + "\n"))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
 
 	script, err := os.CreateTemp("", "benchapi-*.lua")
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(script.Name())
+	// A random member per request, from requests formatted once: formatting
+	// each one in Lua costs wrk (on the same cores) about 10 % of a trivial
+	// server's rate, which the static run, without a script, does not pay.
 	fmt.Fprintf(script, `wrk.headers["Authorization"] = "Bearer %s"
-request = function()
-  return wrk.format(nil, "/api/v1/guilds/%d/bytes/balances/" .. math.random(%d, %d))
+local reqs = {}
+init = function()
+  for i = %d, %d do reqs[#reqs + 1] = wrk.format(nil, "/api/v1/guilds/%d/bytes/balances/" .. i) end
 end
-`, token, guild, firstUser, firstUser+accounts-1)
+request = function()
+  return reqs[math.random(#reqs)]
+end
+`, token, firstUser, firstUser+o.accounts-1, guild)
 	script.Close()
+	leaderboard := fmt.Sprintf("/api/v1/guilds/%d/bytes/leaderboard?limit=10", guild)
+
+	// Check every target answers 200 before measuring (this also prepares
+	// each stack's statements).
+	for _, st := range stacks {
+		for _, u := range []string{"/static", fmt.Sprintf("/api/v1/guilds/%d/bytes/balances/%d", guild, firstUser), leaderboard} {
+			req, _ := http.NewRequest(http.MethodGet, st.base+u, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return nil, err
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				return nil, fmt.Errorf("GET %s (instrumentation %s): %d", u, st.instr, res.StatusCode)
+			}
+		}
+	}
 
 	var out []result
-	targets := []struct {
-		name string
-		args []string
-	}{
-		{"static", []string{base + "/static"}},
-		{"GET balance", []string{"-s", script.Name(), base + "/"}},
-		{"GET leaderboard", []string{"-H", "Authorization: Bearer " + token, base + fmt.Sprintf("/api/v1/guilds/%d/bytes/leaderboard?limit=10", guild)}},
-	}
-	// Check every target answers 200 before measuring.
-	for _, u := range []string{base + "/static", base + fmt.Sprintf("/api/v1/guilds/%d/bytes/balances/%d", guild, firstUser),
-		base + fmt.Sprintf("/api/v1/guilds/%d/bytes/leaderboard?limit=10", guild)} {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			return nil, fmt.Errorf("GET %s: %d", u, res.StatusCode)
-		}
-	}
-	var balanceRate float64
-	for _, tg := range targets {
-		args := append([]string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", dur.String(), "--latency"}, tg.args...)
-		fmt.Printf("%s: wrk %s\n", engine, tg.name)
+	runWrk := func(st *stack, name string, args []string) (result, error) {
+		args = append([]string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.conns), "-d", o.dur.String(), "--latency"}, args...)
+		fmt.Printf("%s: wrk %s (instrumentation %s)\n", engine, name, st.instr)
 		r, err := wrk(args)
+		r.engine, r.instr, r.target = engine, st.instr, name
+		return r, err
+	}
+	balanceRates := map[string][]float64{}
+	for round := range o.rounds {
+		if o.targets["static"] {
+			// The bare static handler, outside any instrumentation: the
+			// reference, measured again in every round.
+			r, err := runWrk(stacks[0], "static", []string{stacks[0].base + "/static"})
+			if err != nil {
+				return nil, err
+			}
+			r.instr, r.round = "-", round
+			out = append(out, r)
+		}
+		order := slices.Clone(stacks)
+		if round%2 == 1 {
+			slices.Reverse(order) // alternate which setting runs first
+		}
+		for _, st := range order {
+			if o.targets["balance"] {
+				r, err := runWrk(st, "GET balance", []string{"-s", script.Name(), st.base + "/"})
+				if err != nil {
+					return nil, err
+				}
+				r.round = round
+				out = append(out, r)
+				balanceRates[st.instr] = append(balanceRates[st.instr], r.rps)
+			}
+			if o.targets["leaderboard"] {
+				r, err := runWrk(st, "GET leaderboard", []string{"-H", "Authorization: Bearer " + token, st.base + leaderboard})
+				if err != nil {
+					return nil, err
+				}
+				r.round = round
+				out = append(out, r)
+			}
+		}
+	}
+	if !o.openLoop || len(balanceRates) == 0 {
+		return out, nil
+	}
+	// Every setting is offered the same rate: half the first setting's.
+	half := mean(balanceRates[stacks[0].instr]) / 2
+	for _, st := range stacks {
+		fmt.Printf("%s: balance reads at %.0f/s (open loop, instrumentation %s)\n", engine, half, st.instr)
+		p50, p99, got, err := fixedRate(st.base, token, o.accounts, half, o.dur)
 		if err != nil {
 			return nil, err
 		}
-		r.engine, r.target = engine, tg.name
-		out = append(out, r)
-		if tg.name == "GET balance" {
-			balanceRate = r.rps
+		out = append(out, result{engine: engine, instr: st.instr, target: fmt.Sprintf("balance @ %.0f/s", half),
+			rps: got, p50: p50, p99: p99, openLoop: true})
+	}
+	return out, nil
+}
+
+// serve serves newStack's handler on a new server.
+func serve(ctx context.Context, dbURL, instr string) (*stack, func(), error) {
+	st, h, closeStack, err := newStack(ctx, dbURL, instr)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		closeStack()
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	st.base = "http://" + ln.Addr().String()
+	return st, func() { _ = srv.Close(); closeStack() }, nil
+}
+
+// newStack opens the database and the services for one instrumentation
+// setting and returns the handler of the API and the static handler.
+func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, func(), error) {
+	on := instr == "on"
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
 	}
-	half := balanceRate / 2
-	fmt.Printf("%s: balance reads at %.0f/s (open loop)\n", engine, half)
-	p50, p99, got, err := fixedRate(base, token, accounts, half, dur)
+	db, err := store.Open(ctx, dbURL, store.Options{MaxConns: 32, Uninstrumented: !on})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	out = append(out, result{engine: engine, target: fmt.Sprintf("balance @ %.0f/s", half), rps: got, p50: p50, p99: p99})
-	return out, nil
+	closers = append(closers, func() { _ = db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	b := bus.NewMemory()
+	closers = append(closers, func() { _ = b.Close() })
+	// Off: errors only (wrk cuts connections at the end of a run, which the
+	// API logs as canceled requests). On: the production logger (JSON, info)
+	// writing to io.Discard, so that formatting is paid but not the disk.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+	if on {
+		log = logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo})
+	}
+	econ := economy.NewService(db, b, economy.Options{Logger: log})
+	keys := apikeys.NewService(db, nil)
+	// The real API handler; the per-key rate limit (20/s by default) is
+	// raised so that it measures, not throttles, and still runs per request.
+	h, err := api.New(api.Deps{DB: db, Economy: econ, Squads: squads.NewService(db, econ), Keys: keys,
+		Idempotency: idempotency.NewStore(db, nil), Limiter: ratelimit.NewMemory(nil),
+		Limit: ratelimit.Limit{Rate: 1_000_000, Burst: 1_000_000}, Logger: log.With("component", "api"), Version: "bench"})
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	if on {
+		// As app.instrument wraps the web role's routes.
+		slo := web.NewSLOCounter(db, nil)
+		sloCtx, stopSLO := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = slo.Run(sloCtx) }()
+		closers = append(closers, func() { stopSLO(); <-done })
+		h = app.InstrumentHTTP(h, log, slo)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", h)
+	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"guild_id":"1","user_id":"1000000","balance":100,"total_received":0,"total_sent":0,"streak":0}` + "\n"))
+	})
+	return &stack{instr: instr, econ: econ, keys: keys}, mux, closeAll, nil
+}
+
+// inProcessCosts prints the cost of the two lookups a balance read makes,
+// one at a time, in process.
+func inProcessCosts(ctx context.Context, engine string, st *stack, token string, accounts int) error {
+	const n = 3000
+	t0 := time.Now()
+	for range n {
+		if _, err := st.keys.Authenticate(ctx, token); err != nil {
+			return err
+		}
+	}
+	authCost := time.Since(t0) / n
+	t0 = time.Now()
+	for i := range n {
+		if _, err := st.econ.Balance(ctx, guild, int64(firstUser+i%accounts)); err != nil {
+			return err
+		}
+	}
+	balCost := time.Since(t0) / n
+	fmt.Printf("%s: in process, one at a time: API key lookup %s/op, account read %s/op\n", engine, authCost, balCost)
+	return nil
 }
 
 var (
 	reqSec  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	latency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
 	non2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	// "  123456 requests in 5.00s, 12.34MB read"
+	requests = regexp.MustCompile(`(\d+) requests in `)
 )
+
+// selfCPU is the CPU time this process has used (the server, and whatever
+// else runs in it: idle during wrk).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func wrk(args []string) (result, error) {
 	cmd := exec.Command("wrk", args...)
+	self0 := selfCPU()
 	b, err := cmd.CombinedOutput()
+	self := selfCPU() - self0
 	if err != nil {
 		return result{}, fmt.Errorf("wrk: %v\n%s", err, b)
 	}
@@ -296,6 +606,12 @@ func wrk(args []string) (result, error) {
 		return result{}, fmt.Errorf("no rate in wrk output:\n%s", s)
 	}
 	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	if n := requests.FindStringSubmatch(s); n != nil {
+		if total, _ := strconv.ParseFloat(n[1], 64); total > 0 {
+			r.srvCPU = time.Duration(float64(self) / total)
+			r.wrkCPU = time.Duration(float64(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()) / total)
+		}
+	}
 	for _, l := range latency.FindAllStringSubmatch(s, -1) {
 		v, _ := strconv.ParseFloat(l[2], 64)
 		d := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[l[3]]

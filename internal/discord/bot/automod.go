@@ -8,6 +8,8 @@ import (
 	"github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	"github.com/disgoorg/snowflake/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/moderation"
@@ -37,7 +39,7 @@ func (b *Bot) onAutomodMessage(e *events.GuildMessageCreate) {
 	if m.Author.Bot || m.Author.System || m.WebhookID != nil {
 		return
 	}
-	g := b.evaluator(e.GuildID)
+	g := b.evaluator(e, e.GuildID)
 	if g == nil {
 		return
 	}
@@ -56,7 +58,7 @@ func (b *Bot) onAutomodMessage(e *events.GuildMessageCreate) {
 		msg.Attachments = append(msg.Attachments, a.Filename)
 	}
 	for _, v := range g.OnMessage(msg) {
-		b.openCase(int64(e.GuildID), author, v, int64(m.ChannelID), int64(m.ID))
+		b.openCase(b.eventSpan(e), int64(e.GuildID), author, v, int64(m.ChannelID), int64(m.ID))
 	}
 }
 
@@ -70,7 +72,7 @@ func (b *Bot) onMemberJoin(e *events.GuildMemberJoin) {
 	if u.Bot || u.System {
 		return
 	}
-	g := b.evaluator(e.GuildID)
+	g := b.evaluator(e, e.GuildID)
 	if g == nil {
 		return
 	}
@@ -79,29 +81,32 @@ func (b *Bot) onMemberJoin(e *events.GuildMemberJoin) {
 		HasAvatar: u.Avatar != nil, CreatedAt: u.ID.Time(),
 		Moderator: isModerator(e.Client().Caches, e.GuildID, u.ID, mem.RoleIDs)}
 	for _, v := range g.OnJoin(joiner, b.o.Now()) {
-		b.openCase(int64(e.GuildID), joiner, v, 0, 0)
+		b.openCase(b.eventSpan(e), int64(e.GuildID), joiner, v, 0, 0)
 	}
 }
 
 // evaluator returns the guild's evaluator, or nil (logged) when its rules
 // cannot be loaded: automod then lets the event pass rather than stall.
-func (b *Bot) evaluator(guild snowflake.ID) *automod.Guild {
+// Loading them is part of the event's trace.
+func (b *Bot) evaluator(e gatewayEvent, guild snowflake.ID) *automod.Guild {
 	if g, ok := b.o.Moderation.Current(int64(guild)); ok {
 		return g
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(b.runCtx()), evaluatorTimeout)
+	ctx, cancel := context.WithTimeout(b.eventContext(b.eventSpan(e)), evaluatorTimeout)
 	defer cancel()
 	g, err := b.o.Moderation.Evaluator(ctx, int64(guild))
 	if err != nil {
-		b.log.Error("automod: rules unavailable; event not evaluated", "guild_id", int64(guild), "err", err)
+		b.log.ErrorContext(ctx, "automod: rules unavailable; event not evaluated", "guild_id", int64(guild), "err", err)
 		return nil
 	}
 	return g
 }
 
-// openCase opens the verdict's case off the shard's goroutine. The target is
-// always the author or joiner of the event that was evaluated.
-func (b *Bot) openCase(guild int64, target automod.Member, v automod.Verdict, channel, message int64) {
+// openCase opens the verdict's case off the shard's goroutine, in the
+// trace of the event (span, nil when untraced): its queries and the outbox
+// job of its action are descendants. The target is always the author or
+// joiner of the event that was evaluated.
+func (b *Bot) openCase(span trace.Span, guild int64, target automod.Member, v automod.Verdict, channel, message int64) {
 	rule := v.Rule
 	in := moderation.Input{TargetID: target.ID, TargetName: target.DisplayName, Action: v.Action, Rule: &rule,
 		Reason: v.Reason, Duration: rule.Timeout(), DeleteMessage: v.DeleteMessage}
@@ -118,15 +123,18 @@ func (b *Bot) openCase(guild int64, target automod.Member, v automod.Verdict, ch
 	b.work.Go(func() {
 		b.cases.start()
 		defer b.cases.done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.runCtx()), 30*time.Second)
+		ctx, cancel := context.WithTimeout(b.eventContext(span), 30*time.Second)
 		defer cancel()
+		ctx, work := startWork(ctx, span, "bot.AutomodCase",
+			attribute.String("automod.rule", rule.Name), attribute.String("automod.action", string(v.Action)))
 		opened, err := b.o.Moderation.Open(ctx, guild, in)
+		endWork(work, err)
 		if err != nil {
-			b.log.Error("automod: case not opened; the action is not taken", "guild_id", guild, "user_id", target.ID,
+			b.log.ErrorContext(ctx, "automod: case not opened; the action is not taken", "guild_id", guild, "user_id", target.ID,
 				"rule", rule.Name, "action", v.Action, "err", err)
 			return
 		}
-		b.log.Info("automod: case opened", "guild_id", guild, "user_id", target.ID, "case", opened.Case.Number,
+		b.log.InfoContext(ctx, "automod: case opened", "guild_id", guild, "user_id", target.ID, "case", opened.Case.Number,
 			"rule", rule.Name, "action", v.Action)
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 	"github.com/disgoorg/disgo/sharding"
 	"github.com/disgoorg/snowflake/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smarterdev/smarterdev/internal/discord/commands"
 	"github.com/smarterdev/smarterdev/internal/economy"
@@ -47,7 +48,9 @@ type Options struct {
 	Now        func() time.Time
 	// StartGrace is how long Ready reports success while shards connect; default 60 s.
 	StartGrace time.Duration
-	// ClaimConcurrency bounds concurrent daily claims (database work); default 32.
+	// ClaimConcurrency bounds daily claims in flight; default 128. Claims
+	// waiting together are paid by one statement on PostgreSQL (economy), so
+	// a midnight burst needs many in flight, not many connections.
 	ClaimConcurrency int
 	// Moderation evaluates automod rules on messages and joins and opens
 	// their cases (automod.go); nil turns automod off.
@@ -63,7 +66,8 @@ type Bot struct {
 	fence   *fence
 	daily   *dailyTracker
 	claims  chan struct{}
-	cases   *caseQueue // automod cases being opened (automod.go)
+	acks    chan struct{} // daily-reward acknowledgements waiting on Discord
+	cases   *caseQueue    // automod cases being opened (automod.go)
 	started time.Time
 	work    sync.WaitGroup
 	gw      *gatewayStats // shard states and gateway metrics (observe.go)
@@ -85,12 +89,13 @@ func New(o Options) *Bot {
 		o.StartGrace = 60 * time.Second
 	}
 	if o.ClaimConcurrency <= 0 {
-		o.ClaimConcurrency = 32
+		o.ClaimConcurrency = 128
 	}
 	if o.CaseConcurrency <= 0 {
 		o.CaseConcurrency = 8
 	}
 	return &Bot{o: o, log: o.Logger, fence: &fence{}, daily: newDailyTracker(), claims: make(chan struct{}, o.ClaimConcurrency),
+		acks:    make(chan struct{}, maxAcksInFlight),
 		cases:   newCaseQueue(o.CaseConcurrency),
 		started: time.Now(), gw: newGatewayStats()}
 }
@@ -169,6 +174,14 @@ func (b *Bot) connect(ctx context.Context) (*dbot.Client, error) {
 }
 
 func (b *Bot) build() (*dbot.Client, error) {
+	return b.newClient(b.gw.eventHandlers()) // events by type, resumes, heartbeat latency, spans (observe.go)
+}
+
+// newClient builds disgo's client as the bot runs it; handlers installs its
+// gateway event handlers: observe.go's in production (build), disgo's own
+// in BenchmarkGatewayInstrumentation's reference, so that the benchmark
+// measures the instrumentation against the same wiring without it.
+func (b *Bot) newClient(handlers dbot.ConfigOpt) (*dbot.Client, error) {
 	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, waitAcks: b.gw.waitAcks, shard: -1})
 	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone),
 		// The limiter logs through the fence too (waitAcks in observe.go).
@@ -191,7 +204,7 @@ func (b *Bot) build() (*dbot.Client, error) {
 		dbot.WithLogger(logger),
 		dbot.WithRest(NewREST(RESTOptions{Token: b.o.Token, APIURL: b.o.APIURL, Logger: logger})),
 		dbot.WithShardManagerConfigOpts(sh...),
-		b.gw.eventHandlers(), // events by type, resumes, heartbeat latency (observe.go)
+		handlers,
 		// Guilds and roles only: automod computes moderators' permissions from them.
 		dbot.WithCacheConfigOpts(cache.WithCaches(cache.FlagGuilds, cache.FlagRoles)),
 		// Every event passes the fence (see disgo.go), not only those handled.
@@ -281,10 +294,16 @@ func (b *Bot) onInteraction(e *events.InteractionCreate) {
 	}
 	in := e.Interaction
 	rs := e.Client().Rest
+	span := b.eventSpan(e) // the command belongs to the interaction's trace (trace.go)
 	b.work.Go(func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.runCtx()), 30*time.Second)
+		ctx, cancel := context.WithTimeout(b.eventContext(span), 30*time.Second)
 		defer cancel()
+		var work trace.Span
+		if span != nil {
+			ctx, work = startWork(ctx, span, "bot.Interaction", interactionAttrs(in)...)
+		}
 		b.o.Router.Handle(ctx, in, commands.NewRESTResponder(rs, in))
+		endWork(work, nil)
 	})
 }
 

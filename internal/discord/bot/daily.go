@@ -10,8 +10,11 @@ import (
 	"github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	"github.com/disgoorg/disgo/rest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/metrics"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
 )
 
 // RewardEmoji is the reaction on a member's first message of the day.
@@ -83,33 +86,68 @@ func (b *Bot) onMessage(e *events.GuildMessageCreate) {
 	}
 	member := economy.Member{ID: k.user, Name: displayName(m.Member, m.Author)}
 	rs := e.Client().Rest
+	span := b.eventSpan(e) // the claim belongs to the message's trace (trace.go)
 	b.claims <- struct{}{}
 	b.work.Go(func() {
-		defer func() { <-b.claims }()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.runCtx()), 30*time.Second)
+		release := sync.OnceFunc(func() { <-b.claims })
+		defer release()
+		ctx, cancel := context.WithTimeout(b.eventContext(span), 30*time.Second)
 		defer cancel()
-		rewarded := b.claimDaily(ctx, rs, k, member, m)
+		ctx, claim := startWork(ctx, span, "bot.DailyClaim")
+		res, paid, rewarded := b.claimDaily(ctx, k, member)
 		b.daily.finish(k, day, rewarded)
+		// The claim's slot is free before Discord is asked anything: a
+		// channel's reaction rate limit must not hold back other claims.
+		release()
+		if paid {
+			b.acknowledge(ctx, rs, k, res, m)
+		}
+		endWork(claim, nil)
 	})
 }
 
-// claimDaily claims and acknowledges; it reports whether the member counts
-// as rewarded today (paid now, or already paid).
-func (b *Bot) claimDaily(ctx context.Context, rs rest.Rest, k memberKey, member economy.Member, m discord.Message) bool {
+// claimDaily claims; rewarded reports whether the member counts as rewarded
+// today (paid now, or already paid), paid whether it was paid now.
+func (b *Bot) claimDaily(ctx context.Context, k memberKey, member economy.Member) (res economy.DailyResult, paid, rewarded bool) {
 	res, err := b.o.Economy.ClaimDaily(ctx, k.guild, member)
 	var claimed *economy.AlreadyClaimedError
 	if errors.As(err, &claimed) {
-		return true
+		return res, false, true
 	}
 	if err != nil {
-		b.log.Error("daily reward failed; the member's next message retries", "guild_id", k.guild, "user_id", k.user, "err", err)
-		return false
+		telemetry.RecordError(trace.SpanFromContext(ctx), err)
+		b.log.ErrorContext(ctx, "daily reward failed; the member's next message retries", "guild_id", k.guild, "user_id", k.user, "err", err)
+		return res, false, false
 	}
-	b.log.Info("daily reward paid", "guild_id", k.guild, "user_id", k.user, "amount", res.Amount, "streak", res.Streak, "multiplier", res.Multiplier)
+	b.log.InfoContext(ctx, "daily reward paid", "guild_id", k.guild, "user_id", k.user, "amount", res.Amount, "streak", res.Streak, "multiplier", res.Multiplier)
+	return res, true, true
+}
+
+// maxAcksInFlight bounds acknowledgements waiting on Discord. Reactions in
+// one channel are rate limited to a few per second, so in a burst most
+// would wait out their deadline anyway; beyond the bound the reward stays
+// paid (and visible in /bytes) and its acknowledgement is shed, counted in
+// smarterdev_bot_daily_acks_total{outcome="shed"}.
+const maxAcksInFlight = 1024
+
+// acknowledge shows the member their reward as the guild configures it.
+func (b *Bot) acknowledge(ctx context.Context, rs rest.Rest, k memberKey, res economy.DailyResult, m discord.Message) {
 	cfg, err := b.o.Economy.Config(ctx, k.guild)
 	if err != nil {
-		b.log.Warn("daily reward paid but not acknowledged: config unavailable", "err", err)
-		return true
+		b.log.WarnContext(ctx, "daily reward paid but not acknowledged: config unavailable", "err", err)
+		metrics.DailyAcks.WithLabelValues("failed").Inc()
+		return
+	}
+	if cfg.DailyFeedback == economy.FeedbackNone {
+		return
+	}
+	select {
+	case b.acks <- struct{}{}:
+		defer func() { <-b.acks }()
+	default:
+		metrics.DailyAcks.WithLabelValues("shed").Inc()
+		b.log.DebugContext(ctx, "daily reward paid; acknowledgement shed (too many waiting on Discord)", "guild_id", k.guild, "user_id", k.user)
+		return
 	}
 	switch cfg.DailyFeedback {
 	case economy.FeedbackReply:
@@ -119,14 +157,15 @@ func (b *Bot) claimDaily(ctx context.Context, rs rest.Rest, k memberKey, member 
 			MessageReference: ref,
 			AllowedMentions:  &discord.AllowedMentions{RepliedUser: false},
 		}, rest.WithCtx(ctx))
-	case economy.FeedbackNone:
 	default:
 		err = rs.AddReaction(m.ChannelID, m.ID, RewardEmoji, rest.WithCtx(ctx))
 	}
 	if err != nil {
-		b.log.Warn("daily reward paid but not acknowledged in Discord", "guild_id", k.guild, "user_id", k.user, "err", err)
+		metrics.DailyAcks.WithLabelValues("failed").Inc()
+		b.log.WarnContext(ctx, "daily reward paid but not acknowledged in Discord", "guild_id", k.guild, "user_id", k.user, "err", err)
+		return
 	}
-	return true
+	metrics.DailyAcks.WithLabelValues("sent").Inc()
 }
 
 // dailyText is the short reply: amount, streak and multiplier with its tier.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarterdev/smarterdev/internal/metrics"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
 )
 
 // This file feeds the gateway metrics (internal/metrics) and keeps the shard
@@ -27,7 +28,8 @@ import (
 //     by fenceHandler, which knows the shard from the logger's attributes)
 //     to the ACK event. disgo's own Latency() reads fields its heartbeat
 //     goroutine writes without a lock, which the race detector reports;
-//   - shard connected: each shard's status, polled every second.
+//   - shard connected: each shard's status, polled every second;
+//   - with tracing on, a span per dispatch (trace.go).
 
 // shardWatchInterval is how often the shard connected gauge is refreshed.
 const shardWatchInterval = time.Second
@@ -37,6 +39,8 @@ type gatewayStats struct {
 	mu        sync.Mutex
 	shards    map[int]*shardStats
 	lastEvent time.Time
+
+	dispatches dispatches // spans of the dispatches being handled (trace.go)
 }
 
 type shardStats struct {
@@ -146,6 +150,10 @@ func (h *observedHandler) HandleGatewayEvent(c *dbot.Client, seq int, shard int,
 	if t != gateway.EventTypeHeartbeatAck {
 		h.once.Do(func() { h.events = metrics.GatewayEvents.WithLabelValues(string(t)) })
 		h.events.Inc()
+		if telemetry.Enabled() {
+			h.traced(c, seq, shard, ev) // a span per dispatch (trace.go)
+			return
+		}
 	}
 	h.inner.HandleGatewayEvent(c, seq, shard, ev)
 }

@@ -30,9 +30,11 @@ type rig struct {
 	sq     *squads.Service
 	mod    *moderation.Service
 	bot    *bot.Bot
+	router *commands.Router
 	skew   *atomic.Int64 // added to the router's clock, in seconds
 	cancel context.CancelFunc
 	done   chan error
+	expiry chan struct{} // closes when the router's RunExpiry returned
 }
 
 func testLogger() *slog.Logger {
@@ -55,20 +57,27 @@ func newEmulator(t *testing.T) *emulator.Emulator {
 
 func startRig(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus) *rig {
 	t.Helper()
-	r := &rig{e: e, d: e.Demo(), db: db, bus: b, skew: &atomic.Int64{}, done: make(chan error, 1)}
-	r.econ = economy.NewService(db, b, economy.Options{Logger: testLogger()})
+	return startRigLogged(t, e, db, b, testLogger())
+}
+
+// startRigLogged is startRig with the services and the bot logging to log.
+func startRigLogged(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus, log *slog.Logger) *rig {
+	t.Helper()
+	r := &rig{e: e, d: e.Demo(), db: db, bus: b, skew: &atomic.Int64{}, done: make(chan error, 1), expiry: make(chan struct{})}
+	r.econ = economy.NewService(db, b, economy.Options{Logger: log})
 	r.sq = squads.NewService(db, r.econ)
-	r.mod = moderation.NewService(db, b, moderation.Options{Logger: testLogger()})
+	r.mod = moderation.NewService(db, b, moderation.Options{Logger: log})
 	if err := r.mod.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	router := commands.NewRouter(commands.Deps{Economy: r.econ, Squads: r.sq, Moderation: r.mod, Bus: b, Logger: testLogger(),
+	r.router = commands.NewRouter(commands.Deps{Economy: r.econ, Squads: r.sq, Moderation: r.mod, Bus: b, Logger: log,
 		Now: func() time.Time { return time.Now().Add(time.Duration(r.skew.Load()) * time.Second) }})
 	r.bot = bot.New(bot.Options{Token: e.BotToken(), APIURL: e.APIURL(), GuildID: int64(r.d.GuildID),
-		Router: router, Economy: r.econ, Moderation: r.mod, Logger: testLogger()})
+		Router: r.router, Economy: r.econ, Moderation: r.mod, Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.bot.Run(ctx) }()
+	go func() { defer close(r.expiry); _ = r.router.RunExpiry(ctx) }()
 	t.Cleanup(r.stop)
 	return r
 }
@@ -92,6 +101,7 @@ func (r *rig) stop() {
 	case <-r.done:
 	case <-time.After(10 * time.Second):
 	}
+	<-r.expiry
 }
 
 // waitReady waits until n sessions are connected and the bot reports ready.

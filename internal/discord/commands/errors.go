@@ -36,6 +36,7 @@ const (
 	colorInfo    = 0x3498DB
 	colorRefused = 0xE67E22
 	colorFailed  = 0xE74C3C
+	colorExpired = 0x95A5A6
 )
 
 func refusal(title, why, what string) Reply {

@@ -29,6 +29,12 @@ func (r *RESTResponder) EditOriginal(ctx context.Context, m discord.MessageUpdat
 	return err
 }
 
+// Original reads the answer back (the webhook's @original message), for the
+// expiry of menus (expiry.go).
+func (r *RESTResponder) Original(ctx context.Context) (*discord.Message, error) {
+	return r.Rest.GetInteractionResponse(r.Interaction.ApplicationID(), r.Interaction.Token(), rest.WithCtx(ctx))
+}
+
 func (r *RESTResponder) Followup(ctx context.Context, m discord.MessageCreate) error {
 	_, err := r.Rest.CreateFollowupMessage(r.Interaction.ApplicationID(), r.Interaction.Token(), m, rest.WithCtx(ctx))
 	return err

@@ -40,7 +40,8 @@ type Deps struct {
 }
 
 // Responder answers one interaction. The gateway path implements it with
-// disgo's interaction callback, the HTTP path with the HTTP response.
+// disgo's interaction callback, the HTTP path with the HTTP response. One
+// that is also an OriginalReader lets menus expire visibly (expiry.go).
 type Responder interface {
 	// Respond sends the first answer; it may be called once.
 	Respond(ctx context.Context, r discord.InteractionResponse) error
@@ -81,6 +82,7 @@ type Router struct {
 	commands   map[string]handlerFunc // by command path, "/bytes/send"
 	components map[string]handlerFunc // by custom_id route, "squads:join"
 	known      sync.Map               // guild/user pairs whose account exists
+	expiry     *expiry                // menus to disable when their 60 s pass (expiry.go)
 }
 
 // NewRouter builds the router over the domain services.
@@ -94,7 +96,7 @@ func NewRouter(d Deps) *Router {
 	if d.DeferAfter <= 0 {
 		d.DeferAfter = 2 * time.Second
 	}
-	r := &Router{d: d, log: d.Logger}
+	r := &Router{d: d, log: d.Logger, expiry: newExpiry(d.Now, d.Logger)}
 	r.commands, r.components = r.routes()
 	return r
 }
@@ -149,9 +151,17 @@ func (r *Router) Handle(ctx context.Context, in discord.Interaction, resp Respon
 			res.reply.Update = false // a refusal never replaces the member's menu
 		}
 	}
+	if isComponent && res.reply.Update {
+		// The click replaces the menu: its expiry no longer applies. Taken
+		// out before the answer is sent, so no expiry pass that starts later
+		// reads the message; one already running is overwritten by the answer.
+		r.expiry.cancel(menuKey(in))
+	}
 	if err := r.send(ctx, resp, res.reply, deferred, isComponent); err != nil {
 		r.log.Error("interaction: answer failed", "interaction_id", in.ID(), "err", err)
+		return
 	}
+	r.expireLater(in, resp, res.reply, deferred, isComponent)
 }
 
 func (r *Router) send(ctx context.Context, resp Responder, rep Reply, deferred, isComponent bool) error {
@@ -279,7 +289,8 @@ func parseCustomID(id string) (route string, args []string, owner int64, expires
 }
 
 // expired answers a click on a menu older than 60 s: the message says so and
-// loses its components.
+// loses its components. Usually RunExpiry disabled them already (expiry.go);
+// this covers a menu whose process restarted or could not edit it.
 func expired(_ context.Context, r *Request) (Reply, error) {
 	return Reply{Update: true, Embeds: []discord.Embed{notice("⌛ This menu has expired",
 		"Menus stay open for 60 seconds. Run the command again to start over.")}}, nil

@@ -42,6 +42,14 @@ func (r *Router) routes() (commands, components map[string]handlerFunc) {
 	return commands, components
 }
 
+// reopen names, by component route, the command that opens the menu again;
+// the note on a menu that expired unused quotes it (expiry.go).
+var reopen = map[string]string{
+	"squads:pick":  "/squads join",
+	"squads:join":  "/squads join",
+	"squads:leave": "/squads leave",
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // Definitions are the application commands the bot registers (bulk

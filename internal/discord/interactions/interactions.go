@@ -26,7 +26,8 @@ type Options struct {
 	PublicKey string // the application's public key, 64 hex characters
 	Router    *commands.Router
 	// Rest edits answers and posts follow-ups after the HTTP response (may be
-	// nil: then only answers within the first response work).
+	// nil: then only answers within the first response work, and menus are
+	// only refused when clicked after 60 s instead of showing disabled).
 	Rest   rest.Interactions
 	Logger *slog.Logger
 	// Deadline for the first answer; Discord allows 3 s. Default 2.8 s.
@@ -72,14 +73,18 @@ func Handler(o Options) http.Handler {
 			return
 		}
 		resp := &httpResponder{first: make(chan discord.InteractionResponse, 1), written: make(chan struct{})}
+		var responder commands.Responder = resp
 		if o.Rest != nil {
 			resp.rest = commands.NewRESTResponder(o.Rest, in)
+			// It can read the answer back later: menus expire visibly (the
+			// router's RunExpiry in this process disables them).
+			responder = readingResponder{resp}
 		}
 		// The work may outlive the request (a deferred answer is edited later).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 		go func() {
 			defer cancel()
-			o.Router.Handle(ctx, in, resp)
+			o.Router.Handle(ctx, in, responder)
 		}()
 		timer := time.NewTimer(o.Deadline)
 		defer timer.Stop()
@@ -133,6 +138,14 @@ func (h *httpResponder) Followup(ctx context.Context, m discord.MessageCreate) e
 		return errNoRest
 	}
 	return h.rest.Followup(ctx, m)
+}
+
+// readingResponder is an httpResponder with a REST client, which can read
+// its answer back (commands.OriginalReader).
+type readingResponder struct{ *httpResponder }
+
+func (h readingResponder) Original(ctx context.Context) (*discord.Message, error) {
+	return h.rest.Original(ctx)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

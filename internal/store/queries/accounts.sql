@@ -1,6 +1,12 @@
 -- name: GetAccount :one
 SELECT * FROM accounts WHERE guild_id = $1 AND user_id = $2;
 
+-- name: GetBalance :one
+-- A balance read (economy.Account): only the columns it returns, so the
+-- hottest read of the API converts no more than it needs.
+SELECT balance, total_received, total_sent, streak, last_daily, last_transfer_at, created_at
+FROM accounts WHERE guild_id = $1 AND user_id = $2;
+
 -- name: OpenAccount :one
 -- Returns no row when the account already exists.
 INSERT INTO accounts (guild_id, user_id, balance, created_at, updated_at)

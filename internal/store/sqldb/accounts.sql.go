@@ -203,6 +203,43 @@ func (q *Queries) GetAccount(ctx context.Context, arg GetAccountParams) (Account
 	return i, err
 }
 
+const getBalance = `-- name: GetBalance :one
+SELECT balance, total_received, total_sent, streak, last_daily, last_transfer_at, created_at
+FROM accounts WHERE guild_id = $1 AND user_id = $2
+`
+
+type GetBalanceParams struct {
+	GuildID int64
+	UserID  int64
+}
+
+type GetBalanceRow struct {
+	Balance        int64
+	TotalReceived  int64
+	TotalSent      int64
+	Streak         int32
+	LastDaily      sql.NullString
+	LastTransferAt sql.NullTime
+	CreatedAt      time.Time
+}
+
+// A balance read (economy.Account): only the columns it returns, so the
+// hottest read of the API converts no more than it needs.
+func (q *Queries) GetBalance(ctx context.Context, arg GetBalanceParams) (GetBalanceRow, error) {
+	row := q.db.QueryRowContext(ctx, getBalance, arg.GuildID, arg.UserID)
+	var i GetBalanceRow
+	err := row.Scan(
+		&i.Balance,
+		&i.TotalReceived,
+		&i.TotalSent,
+		&i.Streak,
+		&i.LastDaily,
+		&i.LastTransferAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const guildTotals = `-- name: GuildTotals :one
 SELECT COUNT(*) AS accounts, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS circulation
 FROM accounts WHERE guild_id = $1

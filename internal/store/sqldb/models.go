@@ -57,6 +57,17 @@ type AutomodRule struct {
 	UpdatedAt time.Time
 }
 
+type Backup struct {
+	ID         int64
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Path       string
+	SizeBytes  int64
+	Sha256     string
+	Status     string
+	Error      string
+}
+
 type BotHeartbeat struct {
 	Instance  string
 	Payload   string
