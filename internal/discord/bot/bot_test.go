@@ -139,6 +139,40 @@ func TestDailyRewardOncePerDay(t *testing.T) {
 
 // Two bot processes (each with its own services and memory) on one
 // database see the same messages: one reward per member.
+// A reaction held back by Discord's rate limit must not hold back the next
+// member's reward: with one claim in flight allowed, the second member is
+// paid while the first member's reaction is still being refused.
+func TestDailyAckDoesNotHoldClaims(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	e := newEmulator(t)
+	r := startRigWith(t, e, db, memBus(t), testLogger(), func(o *bot.Options) { o.ClaimConcurrency = 1 })
+	waitReady(t, e, 2, r.bot)
+	if err := e.Fault(emulator.FaultSpec{Route: "PUT /channels/{ch}/messages/{m}/reactions/{emoji}/@me", Status: 429, RetryAfter: 5}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := e.Say(r.d.GuildID, r.d.General, r.d.Members["gopher_gary"], "good morning")
+	eventually(t, "the first reaction refused", func() bool {
+		for _, c := range e.Log() {
+			if c.Status == 429 {
+				return true
+			}
+		}
+		return false
+	})
+	second, _ := e.Say(r.d.GuildID, r.d.General, r.d.Members["rusty_rita"], "morning all")
+	eventually(t, "the second member paid", func() bool {
+		a, err := r.econ.Balance(context.Background(), int64(r.d.GuildID), int64(r.d.Members["rusty_rita"]))
+		return err == nil && a.Balance == 110
+	})
+	if n := messageReactions(e, r.d.General, first); n != 0 {
+		t.Fatalf("the first reaction went through (%d) before the second member was paid: the test proves nothing", n)
+	}
+	e.ClearFaults()
+	eventually(t, "both reactions once Discord accepts them", func() bool {
+		return messageReactions(e, r.d.General, first) == 1 && messageReactions(e, r.d.General, second) == 1
+	})
+}
+
 func TestDailyRewardAcrossProcesses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEmulator(t)

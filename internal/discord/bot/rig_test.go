@@ -63,6 +63,12 @@ func startRig(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus) *rig 
 // startRigLogged is startRig with the services and the bot logging to log.
 func startRigLogged(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus, log *slog.Logger) *rig {
 	t.Helper()
+	return startRigWith(t, e, db, b, log, nil)
+}
+
+// startRigWith is startRigLogged with the bot's options adjusted by opt.
+func startRigWith(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus, log *slog.Logger, opt func(*bot.Options)) *rig {
+	t.Helper()
 	r := &rig{e: e, d: e.Demo(), db: db, bus: b, skew: &atomic.Int64{}, done: make(chan error, 1), expiry: make(chan struct{})}
 	r.econ = economy.NewService(db, b, economy.Options{Logger: log})
 	r.sq = squads.NewService(db, r.econ)
@@ -72,8 +78,12 @@ func startRigLogged(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus,
 	}
 	r.router = commands.NewRouter(commands.Deps{Economy: r.econ, Squads: r.sq, Moderation: r.mod, Bus: b, Logger: log,
 		Now: func() time.Time { return time.Now().Add(time.Duration(r.skew.Load()) * time.Second) }})
-	r.bot = bot.New(bot.Options{Token: e.BotToken(), APIURL: e.APIURL(), GuildID: int64(r.d.GuildID),
-		Router: r.router, Economy: r.econ, Moderation: r.mod, Logger: log})
+	o := bot.Options{Token: e.BotToken(), APIURL: e.APIURL(), GuildID: int64(r.d.GuildID),
+		Router: r.router, Economy: r.econ, Moderation: r.mod, Logger: log}
+	if opt != nil {
+		opt(&o)
+	}
+	r.bot = bot.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- r.bot.Run(ctx) }()
