@@ -45,12 +45,17 @@ lint: ## go vet, staticcheck, gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-generate: ## regenerate the sqlc query package
+# Generated and committed: the sqlc queries, the OpenAPI documents, the Go API client.
+GENERATED  := internal/store/sqldb api pkg/apiclient
+
+generate: ## regenerate the sqlc query package, the OpenAPI documents in api/ and the Go API client in pkg/apiclient
 	$(GO) tool sqlc generate
+	$(GO) run ./tools/openapi -out api
+	$(GO) generate ./pkg/apiclient
 
 check-generated: generate ## fail when generated code is stale
-	@git diff --exit-code -- internal/store/sqldb || { echo "generated code is stale: run make generate and commit"; exit 1; }
-	@[ -z "$$(git status --porcelain -- internal/store/sqldb)" ] || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- $(GENERATED) || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@[ -z "$$(git status --porcelain -- $(GENERATED))" ] || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 check-deploy: ## check the Prometheus rules (and their unit tests) and the Alertmanager example: needs promtool and amtool (Debian: prometheus, prometheus-alertmanager)
 	promtool check rules deploy/prometheus/rules.yml

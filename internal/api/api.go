@@ -170,6 +170,11 @@ func register[I, O any](s *server, o op, h func(context.Context, *I) (*O, error)
 	o.Security = []map[string][]string{{"bearer": {string(o.scope)}}}
 	o.Errors = append([]int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity,
 		http.StatusTooManyRequests, http.StatusInternalServerError}, o.Errors...)
+	// Any other status (400, 413, 415 from huma's body handling) is a problem
+	// too: say so, so that generated clients decode it.
+	o.Responses = map[string]*huma.Response{"default": {Description: "Any other error", Content: map[string]*huma.MediaType{
+		"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}},
+	}}}
 	o.Description = strings.TrimSpace(o.Description) + "\n\nRequires the `" + string(o.scope) + "` scope."
 	if o.idempotent {
 		o.Description += " Accepts an `Idempotency-Key` header: a retry with the same key and body replays the first response (with `Idempotent-Replayed: true`); the same key with a different body is a 422; a retry while the first is still running is a 409."

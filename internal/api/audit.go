@@ -12,7 +12,7 @@ type auditInput struct {
 }
 
 type AuditPage struct {
-	Items      []AuditEntry `json:"items"`
+	Items      []AuditEntry `json:"items" nullable:"false"`
 	NextCursor string       `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
 }
 

@@ -15,7 +15,7 @@ type Standing struct {
 }
 
 type Leaderboard struct {
-	Top    []Standing `json:"top"`
+	Top    []Standing `json:"top" nullable:"false"`
 	Caller *Standing  `json:"caller,omitempty" doc:"The user's own standing, when user was given and has an account"`
 }
 

@@ -24,7 +24,7 @@ type Transfer struct {
 	Reason      string       `json:"reason" example:"thanks for the review"`
 	Giver       Account      `json:"giver"`
 	Receiver    Account      `json:"receiver"`
-	RolesEarned []RoleReward `json:"roles_earned" doc:"Role rewards the receiver reached with this transfer; their grants are queued"`
+	RolesEarned []RoleReward `json:"roles_earned" nullable:"false" doc:"Role rewards the receiver reached with this transfer; their grants are queued"`
 }
 
 type transferOutput struct {
@@ -71,7 +71,7 @@ type transfersInput struct {
 }
 
 type EntryPage struct {
-	Items      []Entry `json:"items"`
+	Items      []Entry `json:"items" nullable:"false"`
 	NextCursor string  `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
 }
 

@@ -119,7 +119,7 @@ type ruleOutput struct{ Body Rule }
 
 type ruleListOutput struct {
 	Body struct {
-		Items []Rule `json:"items"`
+		Items []Rule `json:"items" nullable:"false"`
 	}
 }
 
@@ -231,7 +231,7 @@ type Outcome struct {
 
 type tryOutput struct {
 	Body struct {
-		Outcomes []Outcome `json:"outcomes"`
+		Outcomes []Outcome `json:"outcomes" nullable:"false"`
 	}
 }
 
@@ -300,7 +300,7 @@ type listCasesInput struct {
 
 type caseListOutput struct {
 	Body struct {
-		Items      []Case `json:"items"`
+		Items      []Case `json:"items" nullable:"false"`
 		NextCursor string `json:"next_cursor,omitempty"`
 	}
 }

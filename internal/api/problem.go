@@ -26,7 +26,7 @@ type Problem struct {
 	Detail    string              `json:"detail,omitempty" doc:"What went wrong, for people" example:"insufficient funds: the balance is 20 bytes and 50 are needed"`
 	Code      string              `json:"code,omitempty" doc:"Machine-readable class: invalid, not_found, method_not_allowed, conflict, refused, forbidden, unavailable, internal, unauthenticated, rate_limited" example:"refused"`
 	RequestID string              `json:"request_id,omitempty" doc:"Quote it when reporting a problem" example:"5f2b0c9d1e3a4b6c"`
-	Errors    []*huma.ErrorDetail `json:"errors,omitempty" doc:"One entry per invalid input field"`
+	Errors    []*huma.ErrorDetail `json:"errors,omitempty" nullable:"false" doc:"One entry per invalid input field"`
 
 	Balance           *int64     `json:"balance,omitempty" doc:"Current balance (insufficient funds, not eligible)" example:"20"`
 	Needed            *int64     `json:"needed,omitempty" doc:"Bytes the operation needs (insufficient funds)" example:"50"`

@@ -22,11 +22,11 @@ func (s *server) routes() {
 	register(s, op{scope: apikeys.Write, idempotent: true, Operation: huma.Operation{
 		OperationID: "claim-daily", Method: http.MethodPost, Path: v1 + "/bytes/daily/{user}", Tags: []string{"bytes"},
 		Summary:     "Claim today's daily reward for a member",
-		Description: "Pays daily_amount times the streak multiplier, once per member, guild and UTC day; opens the member's account on first appearance. A second claim the same day is a 409 with `next_at`, `retry_after_seconds` and `Retry-After`. The API cannot tell bots from people yet: only send ids of people.",
-		Errors:      []int{http.StatusConflict},
+		Description: "Pays daily_amount times the streak multiplier, once per member, guild and UTC day; opens the member's account on first appearance. A second claim the same day is a 409 with `next_at`, `retry_after_seconds` and `Retry-After`; a claim that keeps colliding with other writes is a 503 with `Retry-After`. The API cannot tell bots from people yet: only send ids of people.",
+		Errors:      []int{http.StatusConflict, http.StatusServiceUnavailable},
 	}}, s.claimDaily)
 	register(s, op{scope: apikeys.Write, idempotent: true, Operation: huma.Operation{
-		OperationID: "create-transfer", Method: http.MethodPost, Path: v1 + "/bytes/transfers", Tags: []string{"bytes"},
+		OperationID: "create-transfer", Method: http.MethodPost, Path: v1 + "/bytes/transfers", Tags: []string{"bytes"}, DefaultStatus: http.StatusCreated,
 		Summary:     "Send bytes from one member to another",
 		Description: "Atomic; recorded in the ledger (with the ids standing in for names: the API does not fetch Discord names yet). Opens either account on first appearance. Refusals: insufficient funds is a 422 with `balance` and `needed`; the giver's cooldown is a 409 with `retry_after_seconds` and `Retry-After`. The API cannot check that the receiver is not a bot (the bot and dashboard do); clients must not send bot ids.",
 		Errors:      []int{http.StatusConflict},
@@ -52,7 +52,7 @@ func (s *server) routes() {
 		Description: "Validated as a whole; every process sees the change within a second. Recorded in the audit log.",
 	}}, s.putConfig)
 	register(s, op{scope: apikeys.Admin, Operation: huma.Operation{
-		OperationID: "create-adjustment", Method: http.MethodPost, Path: v1 + "/bytes/adjustments", Tags: []string{"bytes", "admin"},
+		OperationID: "create-adjustment", Method: http.MethodPost, Path: v1 + "/bytes/adjustments", Tags: []string{"bytes", "admin"}, DefaultStatus: http.StatusCreated,
 		Summary:     "Grant or deduct bytes",
 		Description: "A positive amount grants, a negative one deducts (never below zero: a 422 with `balance` and `needed`). Recorded in the ledger and the audit log.",
 	}}, s.createAdjustment)
@@ -74,7 +74,7 @@ func (s *server) routes() {
 		Summary: "List the guild's squads", Description: "Every squad, by name.",
 	}}, s.listSquads)
 	register(s, op{scope: apikeys.Admin, Operation: huma.Operation{
-		OperationID: "create-squad", Method: http.MethodPost, Path: v1 + "/squads", Tags: []string{"squads"},
+		OperationID: "create-squad", Method: http.MethodPost, Path: v1 + "/squads", Tags: []string{"squads"}, DefaultStatus: http.StatusCreated,
 		Summary:     "Create a squad",
 		Description: "Names and roles are unique per guild: a clash is a 409.",
 		Errors:      []int{http.StatusConflict},

@@ -22,7 +22,7 @@ func (p SquadPath) ids() (guild, squad int64, err error) {
 
 type squadListOutput struct {
 	Body struct {
-		Items []Squad `json:"items"`
+		Items []Squad `json:"items" nullable:"false"`
 	}
 }
 

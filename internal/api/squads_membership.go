@@ -91,7 +91,7 @@ type Member struct {
 type membersOutput struct {
 	Body struct {
 		Squad      Squad    `json:"squad"`
-		Items      []Member `json:"items"`
+		Items      []Member `json:"items" nullable:"false"`
 		NextCursor string   `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
 	}
 }

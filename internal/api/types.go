@@ -82,9 +82,9 @@ type ConfigBody struct {
 	DailyAmount           int64        `json:"daily_amount" minimum:"0" example:"10"`
 	MaxTransfer           int64        `json:"max_transfer" minimum:"1" example:"1000"`
 	TransferCooldownHours int          `json:"transfer_cooldown_hours" minimum:"0" example:"0"`
-	StreakTiers           []StreakTier `json:"streak_tiers" maxItems:"20"`
+	StreakTiers           []StreakTier `json:"streak_tiers" nullable:"false" maxItems:"20"`
 	SquadMinBalance       int64        `json:"squad_min_balance" minimum:"0" example:"0"`
-	RoleRewards           []RoleReward `json:"role_rewards" maxItems:"50"`
+	RoleRewards           []RoleReward `json:"role_rewards" nullable:"false" maxItems:"50"`
 	DailyFeedback         string       `json:"daily_feedback,omitempty" enum:"reaction,reply,none" doc:"How the bot acknowledges a daily reward; default reaction" example:"reaction"`
 }
 

@@ -47,23 +47,7 @@ func (a *App) wireAlerts() {
 				sort.Strings(down)
 				return "not ready: " + strings.Join(down, ", "), nil
 			}},
-		{Name: "DeadLetters", Severity: "warning", Runbook: "docs/runbook.md#dead-letters",
-			Check: func(ctx context.Context) (string, error) {
-				var parts []string
-				for _, q := range watchedQueues {
-					st, err := a.bus.Stats(ctx, q)
-					if err != nil {
-						return "", err
-					}
-					if st.Dead > 0 {
-						parts = append(parts, fmt.Sprintf("%d on %s", st.Dead, q))
-					}
-				}
-				if len(parts) == 0 {
-					return "", nil
-				}
-				return "dead-lettered jobs: " + strings.Join(parts, ", "), nil
-			}},
+		{Name: "DeadLetters", Severity: "warning", Runbook: "docs/runbook.md#dead-letters", Check: a.deadLettersCheck},
 		{Name: "OutboxStuck", Severity: "critical", Runbook: "docs/runbook.md#outbox-lagging", For: time.Minute,
 			Check: func(ctx context.Context) (string, error) {
 				lag, err := outbox.Lag(ctx, a.db)
@@ -87,4 +71,30 @@ func (a *App) wireAlerts() {
 		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")
 	}
 	a.Go("alerting", a.alerts.Run)
+}
+
+// deadLettersCheck is the DeadLetters condition: jobs dead-lettered on a
+// watched queue. When the queues cannot be read because the bus is down, it
+// reports nothing: the bus is a required readiness component, so an outage
+// pages once, as ReadinessFailing after its For, not also as DeadLetters
+// (which has no For) at the first evaluation. A read that fails while the
+// bus answers is this check's own failure, reported as such.
+func (a *App) deadLettersCheck(ctx context.Context) (string, error) {
+	var parts []string
+	for _, q := range watchedQueues {
+		st, err := a.bus.Stats(ctx, q)
+		if err != nil {
+			if a.bus.Ping(ctx) != nil {
+				return "", nil // the bus is down: ReadinessFailing's to report
+			}
+			return "", err
+		}
+		if st.Dead > 0 {
+			parts = append(parts, fmt.Sprintf("%d on %s", st.Dead, q))
+		}
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return "dead-lettered jobs: " + strings.Join(parts, ", "), nil
 }

@@ -67,9 +67,10 @@ func (a *App) wireBotStatus() {
 }
 
 // botExpected reports whether this deployment runs a bot: a Discord token is
-// configured, or serve runs one against the sandbox.
+// configured, or serve runs one against the sandbox (no token, sandbox on:
+// wireDiscord). Serve with neither runs no bot, so nothing can disconnect.
 func (a *App) botExpected() bool {
-	return a.cfg.Discord.Token.Value() != "" || a.role == RoleServe
+	return a.cfg.Discord.Token.Value() != "" || a.role == RoleServe && a.cfg.Discord.Sandbox
 }
 
 // botDisconnectedCondition is the worker's BotDisconnected alert: no fresh

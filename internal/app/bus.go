@@ -12,6 +12,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
 	"github.com/smarterdev/smarterdev/internal/config"
+	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/metrics"
 )
 
@@ -30,6 +31,10 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (b bus.Bu
 	if err != nil { // config.Load validated it; kept for callers that build a Config by hand
 		return nil, nil, nil, errors.New("SMARTERDEV_REDIS_URL is not a valid Redis URL")
 	}
+	// go-redis prints lines of its own (a pool that cannot dial, ...) to
+	// stderr; they go through the process logger instead, masked like every
+	// line. The setting is process-wide: the last bus opened sets it.
+	redis.SetLogger(logging.Printf{Logger: log.With("component", "go-redis"), Level: slog.LevelWarn})
 	client = redis.NewClient(opts)
 	client.AddHook(metrics.RedisHook())
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/economy"
@@ -111,9 +110,7 @@ func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter) http.
 	}
 	h = logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
 	if telemetry.Enabled() {
-		h = otelhttp.NewHandler(h, "http.server",
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
-			otelhttp.WithPropagators(telemetry.Propagator))
+		h = telemetry.HTTPServer(h)
 	}
 	return h
 }

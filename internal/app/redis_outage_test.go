@@ -170,9 +170,10 @@ func discordField(body, name string) (title, value string) {
 
 // The operator's drill (docs/runbook.md, "Readiness failing"): Redis dies,
 // /readyz takes the worker out of rotation naming the bus, the built-in
-// alerting notifies Slack and Discord; Redis comes back, /readyz is ready
-// again and both receivers hear that the alert resolved. The process rides
-// the outage out: it stops cleanly afterwards.
+// alerting notifies Slack and Discord, once: ReadinessFailing, not also
+// DeadLetters, whose queues cannot be read meanwhile; Redis comes back,
+// /readyz is ready again and both receivers hear that the alert resolved.
+// The process rides the outage out: it stops cleanly afterwards.
 func TestRedisOutageReadinessAndAlert(t *testing.T) {
 	redistest.Options(t) // skips without Redis, fails with SMARTERDEV_REQUIRE_SERVICES=1
 	upstream, err := url.Parse(os.Getenv("SMARTERDEV_TEST_REDIS_URL"))
@@ -264,6 +265,14 @@ func TestRedisOutageReadinessAndAlert(t *testing.T) {
 		})
 	})
 
+	// The outage pages once: by now DeadLetters has been evaluated for longer
+	// than its For (every condition's is AlertFor here) without firing.
+	for _, al := range a.alerts.Firing() {
+		if al.Name != "ReadinessFailing" {
+			t.Errorf("%s fires during the outage (%s); only ReadinessFailing should", al.Name, al.Summary)
+		}
+	}
+
 	// Redis is back: ready again, and the alert resolves on both receivers.
 	proxy.restore(t)
 	waitFor("/readyz ready again", func() bool {
@@ -281,9 +290,18 @@ func TestRedisOutageReadinessAndAlert(t *testing.T) {
 			return title == "ReadinessFailing — resolved"
 		})
 	})
-	// Every condition that fired during the outage (DeadLetters cannot read
-	// the queues either) resolves with Redis back.
 	waitFor("no alert firing", func() bool { return len(a.alerts.Firing()) == 0 })
+	// DeadLetters never fired, nor reached a receiver.
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, `"alert firing"`) && strings.Contains(l, `"alert":"DeadLetters"`) {
+			t.Errorf("DeadLetters fired during the outage: %s", l)
+		}
+	}
+	for _, path := range []string{"/slack", "/discord"} {
+		if recv.notified(path, func(b string) bool { return strings.Contains(b, "DeadLetters") }) {
+			t.Errorf("%s was notified of DeadLetters during the outage", path)
+		}
+	}
 
 	cancel()
 	if err := a.Wait(); err != nil {

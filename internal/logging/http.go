@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -52,7 +53,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set(HeaderRequestID, id)
 		rec := &Request{ID: id, Start: time.Now()}
-		ctx := context.WithValue(WithRequestID(r.Context(), id), requestKey{}, rec)
+		ctx := context.WithValue(r.Context(), requestKey{}, rec) // RequestID(ctx) reads rec.ID
 		rw := &responseWriter{ResponseWriter: w, rec: rec}
 		defer func() {
 			if rec.Status == 0 {
@@ -71,7 +72,10 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			route := Route(rec.Pattern)
 			if span := trace.SpanFromContext(ctx); span.IsRecording() {
 				span.SetName(r.Method + " " + route)
-				span.SetAttributes(attribute.String("http.route", route))
+				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.Status))
+				if rec.Status >= 500 {
+					span.SetStatus(codes.Error, "") // a server error (a 4xx is the client's)
+				}
 			}
 			level := slog.LevelInfo
 			switch {
@@ -83,7 +87,11 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			if !log.Enabled(ctx, level) {
 				return
 			}
-			log.LogAttrs(ctx, level, "http request",
+			// The record handed to the handler as LogAttrs would, without
+			// the caller's PC that LogAttrs looks up on every line and no
+			// handler here prints (no AddSource).
+			line := slog.NewRecord(time.Now(), level, "http request", 0)
+			line.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", rec.Status),
@@ -91,6 +99,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 				slog.Int64("bytes", rec.Bytes),
 				slog.String("remote", r.RemoteAddr),
 			)
+			_ = log.Handler().Handle(ctx, line)
 		}()
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})

@@ -14,7 +14,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -43,14 +45,17 @@ func New(w io.Writer, o Options) *slog.Logger {
 			secrets = append(secrets, s)
 		}
 	}
-	hopts := &slog.HandlerOptions{Level: lv, ReplaceAttr: redactor(secrets)}
+	// Redaction happens in Handler rather than as the inner handler's
+	// ReplaceAttr: a ReplaceAttr takes slog off its fast paths for every
+	// line, and Handler passes the common line (nothing to mask) untouched.
+	hopts := &slog.HandlerOptions{Level: lv}
 	var h slog.Handler
 	if o.Format == "text" {
 		h = slog.NewTextHandler(w, hopts)
 	} else {
 		h = slog.NewJSONHandler(w, hopts)
 	}
-	return slog.New(&Handler{inner: h, level: lv})
+	return slog.New(&Handler{inner: h, level: lv, redact: true, secrets: secrets})
 }
 
 // LevelOf returns the run-time level of a logger made by New, or nil.
@@ -64,10 +69,15 @@ func LevelOf(l *slog.Logger) *slog.LevelVar {
 	return nil
 }
 
-// Handler adds the context's fields to every record it passes on.
+// Handler adds the context's fields to every record it passes on and, in a
+// logger made by New, masks secrets: the value of an attribute whose key
+// names a secret, and every known secret inside a string value, an error's
+// text or the message.
 type Handler struct {
-	inner slog.Handler
-	level *slog.LevelVar
+	inner   slog.Handler
+	level   *slog.LevelVar
+	redact  bool
+	secrets []string
 }
 
 // NewHandler wraps inner so that records carry their context's fields.
@@ -79,27 +89,139 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.inn
 // Handle implements slog.Handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx != nil {
+		var ids [3]slog.Attr // added at once: one growth of the record at most
+		n := 0
 		if id := RequestID(ctx); id != "" {
-			r.AddAttrs(slog.String("request_id", id))
+			ids[n] = slog.String("request_id", id)
+			n++
 		}
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+			ids[n], ids[n+1] = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+			n += 2
+		}
+		if n > 0 {
+			r.AddAttrs(ids[:n]...)
 		}
 		if f, ok := ctx.Value(fieldsKey{}).([]slog.Attr); ok {
 			r.AddAttrs(f...)
 		}
+	}
+	if h.redact {
+		r = h.redactRecord(r)
 	}
 	return h.inner.Handle(ctx, r)
 }
 
 // WithAttrs implements slog.Handler.
 func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &Handler{inner: h.inner.WithAttrs(as), level: h.level}
+	if h.redact {
+		out := make([]slog.Attr, len(as))
+		for i, a := range as {
+			out[i] = h.redactAttr(a)
+		}
+		as = out
+	}
+	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets}
 }
 
 // WithGroup implements slog.Handler.
 func (h *Handler) WithGroup(name string) slog.Handler {
-	return &Handler{inner: h.inner.WithGroup(name), level: h.level}
+	return &Handler{inner: h.inner.WithGroup(name), level: h.level, redact: h.redact, secrets: h.secrets}
+}
+
+// redactRecord returns r with its secrets masked; r itself when it has none
+// (a first pass only looks, so the common line costs no allocation).
+func (h *Handler) redactRecord(r slog.Record) slog.Record {
+	msg, masked := h.mask(r.Message)
+	needs := masked
+	if !needs {
+		r.Attrs(func(a slog.Attr) bool {
+			needs = h.needsRedaction(a)
+			return !needs
+		})
+	}
+	if !needs {
+		return r
+	}
+	out := slog.NewRecord(r.Time, r.Level, msg, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.redactAttr(a))
+		return true
+	})
+	return out
+}
+
+// needsRedaction reports whether redactAttr would change a (a value still
+// to resolve counts: it is resolved once, when the record is rebuilt).
+func (h *Handler) needsRedaction(a slog.Attr) bool {
+	switch a.Value.Kind() {
+	case slog.KindLogValuer:
+		return true
+	case slog.KindGroup:
+		for _, m := range a.Value.Group() {
+			if h.needsRedaction(m) {
+				return true
+			}
+		}
+		return false
+	}
+	if isSensitive(a.Key) {
+		return true
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		_, masked := h.mask(a.Value.String())
+		return masked
+	case slog.KindAny:
+		if e, ok := a.Value.Any().(error); ok {
+			_, masked := h.mask(e.Error())
+			return masked
+		}
+	}
+	return false
+}
+
+// redactAttr masks an attribute whose key names a secret, and the known
+// secrets in a string value or an error's text; it resolves LogValuers and
+// goes into groups.
+func (h *Handler) redactAttr(a slog.Attr) slog.Attr {
+	a.Value = a.Value.Resolve()
+	if a.Value.Kind() == slog.KindGroup {
+		g := a.Value.Group()
+		out := make([]slog.Attr, len(g))
+		for i, m := range g {
+			out[i] = h.redactAttr(m)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+	}
+	if isSensitive(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s, masked := h.mask(a.Value.String()); masked {
+			return slog.String(a.Key, s)
+		}
+	case slog.KindAny:
+		if e, ok := a.Value.Any().(error); ok {
+			if s, masked := h.mask(e.Error()); masked {
+				return slog.String(a.Key, s)
+			}
+		}
+	}
+	return a
+}
+
+// mask replaces every known secret in s.
+func (h *Handler) mask(s string) (string, bool) {
+	masked := false
+	for _, sec := range h.secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Redacted)
+			masked = true
+		}
+	}
+	return s, masked
 }
 
 type fieldsKey struct{}
@@ -125,10 +247,41 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// RequestID is the context's request id, or "".
+// RequestID is the context's request id (WithRequestID, else the request
+// record of Middleware), or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return id
+	}
+	if r := RequestOf(ctx); r != nil {
+		return r.ID
+	}
+	return ""
+}
+
+// sensitiveKeys remembers sensitive(key) for the keys seen (they come from
+// the code, so there are few): every attribute of every line, the access
+// log's included, passes through the redactor.
+var sensitiveKeys atomic.Pointer[map[string]bool]
+
+// isSensitive is sensitive(key), remembered.
+func isSensitive(key string) bool {
+	m := sensitiveKeys.Load()
+	if m != nil {
+		if v, ok := (*m)[key]; ok {
+			return v
+		}
+	}
+	v := sensitive(key)
+	if m == nil || len(*m) < 1000 { // copy on write: readers never lock
+		next := make(map[string]bool, 1)
+		if m != nil {
+			next = maps.Clone(*m)
+		}
+		next[key] = v
+		sensitiveKeys.CompareAndSwap(m, &next) // a lost race only loses the memo
+	}
+	return v
 }
 
 // sensitive reports whether an attribute key names a secret.
@@ -144,43 +297,3 @@ func sensitive(key string) bool {
 
 // Redacted replaces a masked value.
 const Redacted = "[redacted]"
-
-// redactor masks attributes whose key names a secret, and any known secret
-// value inside a string attribute.
-func redactor(secrets []string) func([]string, slog.Attr) slog.Attr {
-	return func(_ []string, a slog.Attr) slog.Attr {
-		if a.Value.Kind() == slog.KindGroup {
-			return a
-		}
-		if sensitive(a.Key) {
-			return slog.String(a.Key, Redacted)
-		}
-		if len(secrets) == 0 {
-			return a
-		}
-		var s string
-		switch a.Value.Kind() {
-		case slog.KindString:
-			s = a.Value.String()
-		case slog.KindAny:
-			e, ok := a.Value.Any().(error)
-			if !ok {
-				return a
-			}
-			s = e.Error()
-		default:
-			return a
-		}
-		changed := false
-		for _, sec := range secrets {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, Redacted)
-				changed = true
-			}
-		}
-		if changed {
-			return slog.String(a.Key, s)
-		}
-		return a
-	}
-}

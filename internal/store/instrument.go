@@ -3,45 +3,77 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
+	"github.com/smarterdev/smarterdev/internal/telemetry"
 )
 
 const tracerName = "github.com/smarterdev/smarterdev/internal/store"
+
+var tracer = telemetry.NewTracer(tracerName)
+
+// spanStarts are the start options of each query's span (kind, engine,
+// operation), made once per engine and query name.
+type spanStarts struct {
+	system string
+	mu     sync.RWMutex
+	m      map[string][]trace.SpanStartOption
+}
+
+var (
+	sqliteSpans   = &spanStarts{system: "sqlite", m: map[string][]trace.SpanStartOption{}}
+	postgresSpans = &spanStarts{system: "postgresql", m: map[string][]trace.SpanStartOption{}}
+)
+
+func (s *spanStarts) of(name string) []trace.SpanStartOption {
+	s.mu.RLock()
+	o, ok := s.m[name]
+	s.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", s.system), attribute.String("db.operation.name", name))}
+	s.mu.Lock()
+	if len(s.m) < 10_000 { // names come from the code; bound the map all the same
+		s.m[name] = o
+	}
+	s.mu.Unlock()
+	return o
+}
 
 // instrumented is the sqldb.DBTX every generated query runs through: it
 // times each query under its sqlc name and, inside a traced operation, adds
 // a client span for it. Queries outside a trace (the relay's polling) get no
 // span, so an idle process exports nothing.
 type instrumented struct {
-	db     sqldb.DBTX
-	system string
+	db    sqldb.DBTX
+	spans *spanStarts
 }
 
 func (db *DB) instrument(x sqldb.DBTX) sqldb.DBTX {
 	if db.uninstrumented {
 		return x
 	}
-	system := "postgresql"
+	spans := postgresSpans
 	if db.Dialect == SQLite {
-		system = "sqlite"
+		spans = sqliteSpans
 	}
-	return instrumented{db: x, system: system}
+	return instrumented{db: x, spans: spans}
 }
 
 func (i instrumented) start(ctx context.Context, query string) (context.Context, *metrics.QueryMetrics, trace.Span, time.Time) {
 	q := metrics.Query(metrics.QueryName(query))
 	var span trace.Span
 	if trace.SpanContextFromContext(ctx).IsValid() {
-		ctx, span = otel.Tracer(tracerName).Start(ctx, q.Name, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("db.system.name", i.system), attribute.String("db.operation.name", q.Name)))
+		ctx, span = tracer.Get().Start(ctx, q.Name, i.spans.of(q.Name)...)
 	}
 	return ctx, q, span, time.Now()
 }

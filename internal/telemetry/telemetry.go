@@ -41,7 +41,7 @@ const HeaderTraceparent = "traceparent"
 var enabled atomic.Bool
 
 // Enabled reports whether a real tracer provider is installed; middleware
-// that only matters for tracing (otelhttp) is skipped otherwise.
+// that only matters for tracing (HTTPServer) is skipped otherwise.
 func Enabled() bool { return enabled.Load() }
 
 // Options configures Setup.
@@ -127,6 +127,7 @@ func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider 
 func Install(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
+	generation.Add(1)
 	enabled.Store(true)
 }
 
@@ -134,6 +135,7 @@ func Install(tp trace.TracerProvider) {
 // tracing middleware off again: for tests that installed one with Install.
 func Uninstall() {
 	otel.SetTracerProvider(noop.NewTracerProvider())
+	generation.Add(1)
 	enabled.Store(false)
 }
 

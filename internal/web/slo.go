@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/logging"
@@ -35,6 +36,25 @@ type SLOCounter struct {
 
 	mu      sync.Mutex
 	pending map[string]sloCount // by UTC day, not yet written
+	today   atomic.Pointer[sloDay]
+}
+
+// sloDay is a UTC day: its name and the instants it covers, [start, end).
+type sloDay struct {
+	name       string
+	start, end time.Time
+}
+
+// dayOf names t's UTC day, formatting it once a day rather than per request.
+func (s *SLOCounter) dayOf(t time.Time) string {
+	if d := s.today.Load(); d != nil && !t.Before(d.start) && t.Before(d.end) {
+		return d.name
+	}
+	u := t.UTC()
+	start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	d := &sloDay{name: u.Format(time.DateOnly), start: start, end: start.AddDate(0, 0, 1)}
+	s.today.Store(d)
+	return d.name
 }
 
 // NewSLOCounter returns a counter writing to db; now defaults to time.Now.
@@ -47,7 +67,7 @@ func NewSLOCounter(db *store.DB, now func() time.Time) *SLOCounter {
 
 // Count records one answered request with its status.
 func (s *SLOCounter) Count(status int) {
-	day := s.now().UTC().Format(time.DateOnly)
+	day := s.dayOf(s.now())
 	s.mu.Lock()
 	c := s.pending[day]
 	c.requests++

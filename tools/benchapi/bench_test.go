@@ -14,23 +14,31 @@ import (
 )
 
 // BenchmarkInstrumentation is `-instr both` without the network: GET balance
-// through the handler benchapi serves, with the instrumentation off and on
-// (SQLite), so that its cost per request is measured in process.
+// through the handler benchapi serves (SQLite), with the instrumentation off,
+// on without tracing (logs and metrics: production without an OTLP
+// endpoint) and on, so that its cost per request is measured in process.
+// With -cpu 1 the span processor's and the GC's work counts too.
 func BenchmarkInstrumentation(b *testing.B) {
 	ctx := context.Background()
-	spans := &countingExporter{}
-	tp := telemetry.NewProvider(spans, telemetry.Options{ServiceVersion: "bench", Role: "web"})
-	telemetry.Install(tp)
-	defer func() {
-		telemetry.Uninstall()
-		_ = tp.Shutdown(ctx)
-	}()
 	dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench.db")
 	const accounts = 1000
 	handlers := map[string]http.Handler{}
 	var token string
-	for i, mode := range []string{"off", "on"} {
-		st, h, closeStack, err := newStack(ctx, dbURL, mode)
+	modes := []string{"off", "logs-metrics", "on"}
+	for i, mode := range modes {
+		instr := mode
+		if mode == "logs-metrics" {
+			instr = "on" // built before the tracer is installed
+		}
+		if mode == "on" {
+			tp := telemetry.NewProvider(&countingExporter{}, telemetry.Options{ServiceVersion: "bench", Role: "web"})
+			telemetry.Install(tp)
+			defer func() {
+				telemetry.Uninstall()
+				_ = tp.Shutdown(ctx)
+			}()
+		}
+		st, h, closeStack, err := newStack(ctx, dbURL, instr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -51,7 +59,7 @@ func BenchmarkInstrumentation(b *testing.B) {
 	for u := range paths {
 		paths[u] = "/api/v1/guilds/" + strconv.Itoa(guild) + "/bytes/balances/" + strconv.Itoa(firstUser+u)
 	}
-	for _, mode := range []string{"off", "on"} {
+	for _, mode := range modes {
 		b.Run(mode, func(b *testing.B) {
 			h := handlers[mode]
 			b.ReportAllocs()

@@ -10,7 +10,10 @@
 // that only counts them, the JSON access log at info level to io.Discard,
 // Prometheus HTTP and query metrics, the SLO counter), and runs wrk against
 // each in alternating order for -rounds rounds, so that the overhead is
-// measured in the same run.
+// measured in the same run. -tracing=false leaves tracing out of "on" (as
+// production without an OTLP endpoint); OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG choose the sampler as in production (default:
+// every request).
 package main
 
 import (
@@ -111,6 +114,7 @@ func run() error {
 	instr := flag.String("instr", "off", "instrumentation of the API: off, on (as in production, spans counted in memory) or both (off and on in alternating order)")
 	rounds := flag.Int("rounds", 0, "wrk runs per target and instrumentation setting (default 1; 3 with -instr both)")
 	openLoop := flag.Bool("openloop", true, "after wrk, offer balance reads at half the measured rate and report p50/p99")
+	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
 	flag.Parse()
 	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
@@ -136,7 +140,7 @@ func run() error {
 			o.rounds = 3
 		}
 	}
-	if slices.Contains(o.modes, "on") {
+	if slices.Contains(o.modes, "on") && *tracing {
 		// The production tracer provider (batching, resource, sampler) with an
 		// exporter that counts spans instead of sending them.
 		o.spans = &countingExporter{}
@@ -232,23 +236,25 @@ func report(all []result, o options) {
 	// Instrumentation overhead: the mean rate of each setting over the
 	// rounds (run in alternating order), on / off.
 	fmt.Printf("\ninstrumentation on vs off (mean of %d alternating rounds of wrk -d%s each):\n", o.rounds, o.dur)
-	fmt.Printf("%-9s %-16s %12s %12s %8s %8s   %s\n", "engine", "target", "off req/s", "on req/s", "on/off", "lost", "per round on/off")
+	fmt.Printf("%-9s %-16s %12s %12s %8s %8s %11s %9s   %s\n", "engine", "target", "off req/s", "on req/s", "on/off", "lost",
+		"cpu on/off", "cpu lost", "per round on/off (rate)")
 	type key struct{ engine, target string }
 	var order []key
-	sum := map[key]map[string][]float64{}
+	rates, cpus := map[key]map[string][]float64{}, map[key]map[string][]float64{}
 	for _, r := range all {
 		if r.openLoop || r.target == "static" {
 			continue
 		}
 		k := key{r.engine, r.target}
-		if sum[k] == nil {
-			sum[k] = map[string][]float64{}
+		if rates[k] == nil {
+			rates[k], cpus[k] = map[string][]float64{}, map[string][]float64{}
 			order = append(order, k)
 		}
-		sum[k][r.instr] = append(sum[k][r.instr], r.rps)
+		rates[k][r.instr] = append(rates[k][r.instr], r.rps)
+		cpus[k][r.instr] = append(cpus[k][r.instr], float64(r.srvCPU+r.wrkCPU))
 	}
 	for _, k := range order {
-		off, on := sum[k]["off"], sum[k]["on"]
+		off, on := rates[k]["off"], rates[k]["on"]
 		if len(off) == 0 || len(on) == 0 {
 			continue
 		}
@@ -257,8 +263,12 @@ func report(all []result, o options) {
 			per = append(per, fmt.Sprintf("%.3f", on[i]/off[i]))
 		}
 		ratio := mean(on) / mean(off)
-		fmt.Printf("%-9s %-16s %12.0f %12.0f %8.3f %7.1f%%   %s\n", k.engine, k.target, mean(off), mean(on), ratio,
-			100*(1-ratio), strings.Join(per, " "))
+		// CPU per request (server and wrk) off over on: the rate ratio on
+		// cores nothing else uses, which other load on the machine moves
+		// far less than the rates.
+		cpuRatio := mean(cpus[k]["off"]) / mean(cpus[k]["on"])
+		fmt.Printf("%-9s %-16s %12.0f %12.0f %8.3f %7.1f%% %11.3f %8.1f%%   %s\n", k.engine, k.target, mean(off), mean(on), ratio,
+			100*(1-ratio), cpuRatio, 100*(1-cpuRatio), strings.Join(per, " "))
 	}
 	if o.spans != nil {
 		fmt.Printf("(spans exported to the counting exporter: %d)\n", o.spans.n.Load())
@@ -517,7 +527,13 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 	// writing to io.Discard, so that formatting is paid but not the disk.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
 	if on {
-		log = logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo})
+		// With secrets to mask, as production's logger has (bot token, OAuth
+		// client secret, database URL with its password).
+		log = logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo, Secrets: []string{
+			"MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+			"q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6",
+			"postgres://smarterdev:s3cret-passw0rd@db.internal:5432/smarterdev",
+		}})
 	}
 	econ := economy.NewService(db, b, economy.Options{Logger: log})
 	keys := apikeys.NewService(db, nil)

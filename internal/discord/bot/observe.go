@@ -29,7 +29,8 @@ import (
 //     to the ACK event. disgo's own Latency() reads fields its heartbeat
 //     goroutine writes without a lock, which the race detector reports;
 //   - shard connected: each shard's status, polled every second;
-//   - with tracing on, a span per dispatch (trace.go).
+//   - with tracing on, a span for each dispatch whose listeners start work
+//     (trace.go).
 
 // shardWatchInterval is how often the shard connected gauge is refreshed.
 const shardWatchInterval = time.Second
@@ -99,8 +100,9 @@ func (g *gatewayStats) waitAcks() {
 	}
 }
 
-// observe runs on the shard's goroutine before disgo handles the event.
-func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
+// observe runs on the shard's goroutine before disgo handles the event; it
+// returns the time it saw the event.
+func (g *gatewayStats) observe(shard int, ev gateway.EventData) time.Time {
 	now := time.Now()
 	g.mu.Lock()
 	s := g.shard(shard)
@@ -115,7 +117,7 @@ func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
 		if !sent.IsZero() {
 			metrics.HeartbeatLatency.WithLabelValues(shardLabel(shard)).Set(now.Sub(sent).Seconds())
 		}
-		return
+		return now
 	case gateway.EventReady:
 		s.readies++
 		s.status = gateway.StatusReady
@@ -132,6 +134,7 @@ func (g *gatewayStats) observe(shard int, ev gateway.EventData) {
 	s.lastEvent = now
 	g.lastEvent = now
 	g.mu.Unlock()
+	return now
 }
 
 // observedHandler counts a dispatch and hands it to disgo's handler.
@@ -146,12 +149,12 @@ func (h *observedHandler) EventType() gateway.EventType { return h.inner.EventTy
 
 func (h *observedHandler) HandleGatewayEvent(c *dbot.Client, seq int, shard int, ev gateway.EventData) {
 	t := h.inner.EventType()
-	h.stats.observe(shard, ev)
+	at := h.stats.observe(shard, ev)
 	if t != gateway.EventTypeHeartbeatAck {
 		h.once.Do(func() { h.events = metrics.GatewayEvents.WithLabelValues(string(t)) })
 		h.events.Inc()
 		if telemetry.Enabled() {
-			h.traced(c, seq, shard, ev) // a span per dispatch (trace.go)
+			h.traced(c, seq, shard, ev, at) // its span, when a listener asks for it (trace.go)
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"sync"
+	"time"
 
 	dbot "github.com/disgoorg/disgo/bot"
 	"github.com/disgoorg/disgo/discord"
@@ -16,13 +17,18 @@ import (
 )
 
 // Gateway event spans (docs/observability.md, "Traces"). With tracing on,
-// observedHandler (observe.go) starts a "gateway <TYPE>" span around each
-// dispatch that disgo handles; disgo then calls the bot's listeners on the
-// same goroutine, before the handler returns. The listeners find the span by
-// their event's shard and sequence number (disgo's events carry no context)
-// and hand it to the work they start (a daily claim, an automod case, a
-// slash command), so that work's database queries, Discord REST calls and
-// outbox jobs are its descendants, and its log lines carry its trace id.
+// observedHandler (observe.go) records each dispatch that disgo handles as
+// its shard's current one; disgo then calls the bot's listeners on the same
+// goroutine, before the handler returns. A listener that starts work (a
+// daily claim, an automod case, a slash command) or loads a guild's rules
+// asks for the dispatch's span by its event's shard and sequence number
+// (disgo's events carry no context): the "gateway <TYPE>" span starts then,
+// backdated to the dispatch's start, and ends with the dispatch. That work's
+// database queries, Discord REST calls and outbox jobs are its descendants,
+// and its log lines carry its trace id. A dispatch nobody asks about (most
+// messages: a member already rewarded today, talk no rule flags) exports no
+// span and costs no allocation: a span per dispatch would cost more than the
+// issue 6 budget of 5 % of the gateway path (docs/PERFORMANCE.md).
 //
 // With tracing off (telemetry.Enabled false) none of this runs: no span, no
 // lock, no allocation on the gateway path.
@@ -43,53 +49,76 @@ type dispatches struct {
 }
 
 type dispatch struct {
-	seq  int
-	span trace.Span
+	t     gateway.EventType
+	seq   int
+	ev    gateway.EventData
+	start time.Time
+	span  trace.Span // nil until a listener asks for it
 }
 
-// begin starts the span of a dispatch and makes it the shard's current one.
-func (d *dispatches) begin(t gateway.EventType, seq, shard int, ev gateway.EventData) trace.Span {
-	attrs := []attribute.KeyValue{attribute.Int(attrShard, shard), attribute.String(attrEvent, string(t)), attribute.Int(attrSequence, seq)}
-	if g, ok := guildOf(ev); ok {
-		attrs = append(attrs, attribute.String(attrGuild, g.String()))
-	}
-	_, span := otel.Tracer(tracerName).Start(context.Background(), "gateway "+string(t),
-		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+// begin makes a dispatch the shard's current one, without a span yet.
+func (d *dispatches) begin(t gateway.EventType, seq, shard int, ev gateway.EventData, start time.Time) {
 	d.mu.Lock()
 	if d.cur == nil {
 		d.cur = map[int]dispatch{}
 	}
-	d.cur[shard] = dispatch{seq: seq, span: span}
+	d.cur[shard] = dispatch{t: t, seq: seq, ev: ev, start: start}
 	d.mu.Unlock()
-	return span
 }
 
-// end ends the span once disgo's handler (and with it every listener) returned.
-// (Spans are not compared: not every implementation is comparable.)
-func (d *dispatches) end(shard, seq int, span trace.Span) {
+// end ends the dispatch's span, if one was started, once disgo's handler
+// (and with it every listener) returned.
+func (d *dispatches) end(shard, seq int) {
 	d.mu.Lock()
-	if c, ok := d.cur[shard]; ok && c.seq == seq {
+	c, ok := d.cur[shard]
+	if ok && c.seq == seq {
 		delete(d.cur, shard)
 	}
 	d.mu.Unlock()
-	span.End()
+	if ok && c.seq == seq && c.span != nil {
+		c.span.End()
+	}
 }
 
-// span returns the span of the shard's dispatch with sequence number seq, or
-// nil when that is not the one being handled.
+// span returns the span of the shard's dispatch with sequence number seq,
+// starting it on the first call, or nil when that is not the one being
+// handled. Only the shard's goroutine calls it for its dispatch.
 func (d *dispatches) span(shard, seq int) trace.Span {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c, ok := d.cur[shard]; ok && c.seq == seq {
+	c, ok := d.cur[shard]
+	d.mu.Unlock()
+	if !ok || c.seq != seq {
+		return nil
+	}
+	if c.span != nil {
 		return c.span
 	}
-	return nil
+	attrs := []attribute.KeyValue{attribute.Int(attrShard, shard), attribute.String(attrEvent, string(c.t)), attribute.Int(attrSequence, seq)}
+	if g, ok := guildOf(c.ev); ok {
+		attrs = append(attrs, attribute.String(attrGuild, g.String()))
+	}
+	_, span := otel.Tracer(tracerName).Start(context.Background(), "gateway "+string(c.t),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...), trace.WithTimestamp(c.start))
+	d.mu.Lock()
+	cur, ok := d.cur[shard]
+	current := ok && cur.seq == seq
+	if current {
+		cur.span = span
+		d.cur[shard] = cur
+	}
+	d.mu.Unlock()
+	if !current { // the dispatch ended meanwhile: not asked on the shard's goroutine
+		span.End()
+		return nil
+	}
+	return span
 }
 
-// traced hands a dispatch to disgo's handler inside its span.
-func (h *observedHandler) traced(c *dbot.Client, seq, shard int, ev gateway.EventData) {
-	span := h.stats.dispatches.begin(h.inner.EventType(), seq, shard, ev)
-	defer h.stats.dispatches.end(shard, seq, span)
+// traced hands a dispatch to disgo's handler as the shard's current one, so
+// that its listeners can ask for its span.
+func (h *observedHandler) traced(c *dbot.Client, seq, shard int, ev gateway.EventData, start time.Time) {
+	h.stats.dispatches.begin(h.inner.EventType(), seq, shard, ev, start)
+	defer h.stats.dispatches.end(shard, seq)
 	h.inner.HandleGatewayEvent(c, seq, shard, ev)
 }
 
@@ -100,9 +129,10 @@ type gatewayEvent interface {
 	SequenceNumber() int
 }
 
-// eventSpan is the span of the dispatch that delivered e; nil when tracing
-// is off or e was not delivered by a traced dispatch (benchmarks call the
-// listeners directly).
+// eventSpan is the span of the dispatch that delivered e, started by the
+// first call (listeners ask only when the event starts work); nil when
+// tracing is off or e was not delivered by a traced dispatch (benchmarks
+// call the listeners directly).
 func (b *Bot) eventSpan(e gatewayEvent) trace.Span {
 	if !telemetry.Enabled() {
 		return nil
