@@ -17,9 +17,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -104,6 +104,9 @@ type options struct {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == loadgenArg {
+		return loadgen(os.Args[2:])
+	}
 	pgURL := flag.String("pg", os.Getenv("SMARTERDEV_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
@@ -474,7 +477,7 @@ end
 	half := mean(balanceRates[stacks[0].instr]) / 2
 	for _, st := range stacks {
 		fmt.Printf("%s: balance reads at %.0f/s (open loop, instrumentation %s)\n", engine, half, st.instr)
-		p50, p99, got, err := fixedRate(st.base, token, o.accounts, half, o.dur)
+		p50, p99, got, err := fixedRateProcess(st.base, token, o.accounts, half, o.dur)
 		if err != nil {
 			return nil, err
 		}
@@ -640,58 +643,117 @@ func wrk(args []string) (result, error) {
 	return r, nil
 }
 
+// loadgenArg runs this binary as the open-loop load generator: in a process
+// of its own, its goroutines and garbage do not pause the server it measures
+// (they still share the machine's cores, as wrk does).
+const loadgenArg = "-loadgen"
+
+// fixedRateProcess runs fixedRate in a child process of this binary.
+func fixedRateProcess(base, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	out, err := exec.Command(self, loadgenArg, base, token, strconv.Itoa(accounts), strconv.FormatFloat(rate, 'f', 3, 64), dur.String()).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return 0, 0, 0, fmt.Errorf("load generator: %w: %s", err, ee.Stderr)
+		}
+		return 0, 0, 0, fmt.Errorf("load generator: %w", err)
+	}
+	var r struct {
+		P50, P99 time.Duration
+		Achieved float64
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return 0, 0, 0, fmt.Errorf("load generator answered %q: %w", out, err)
+	}
+	return r.P50, r.P99, r.Achieved, nil
+}
+
+// loadgen is the child's side: base token accounts rate duration.
+func loadgen(args []string) error {
+	if len(args) != 5 {
+		return errors.New("loadgen: want base token accounts rate duration")
+	}
+	accounts, err1 := strconv.Atoi(args[2])
+	rate, err2 := strconv.ParseFloat(args[3], 64)
+	dur, err3 := time.ParseDuration(args[4])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fmt.Errorf("loadgen: %w", err)
+	}
+	p50, p99, achieved, err := fixedRate(args[0], args[1], accounts, rate, dur)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(struct {
+		P50, P99 time.Duration
+		Achieved float64
+	}{p50, p99, achieved})
+}
+
 // fixedRate sends GET balance at rate per second for dur, each request at
 // its scheduled time (open loop, so a slow response does not hide queueing),
-// and returns the latency percentiles measured from the scheduled time.
+// and returns the latency percentiles measured from the scheduled time. 64
+// workers on 64 connections, like wrk, with their requests built once: a
+// request that waits for a free worker counts its wait in its latency.
 func fixedRate(base, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
 	if rate <= 0 {
 		return 0, 0, 0, errors.New("no rate to offer")
 	}
-	// At most 64 requests in flight on 64 connections, like wrk; a request
-	// that waits for a free slot still counts its wait in its latency.
-	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, IdleConnTimeout: time.Minute}
-	slots := make(chan struct{}, 64)
+	const workers = 64
+	tr := &http.Transport{MaxIdleConns: workers, MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
 	interval := time.Duration(float64(time.Second) / rate)
 	n := int(dur / interval)
-	lat := make([]time.Duration, 0, n)
-	var mu sync.Mutex
+	tickets := make(chan time.Time, n)
+	lats := make([][]time.Duration, workers)
+	var failures atomic.Int64
 	var wg sync.WaitGroup
-	var failures int
+	for w := range workers {
+		reqs := make([]*http.Request, accounts)
+		for i := range reqs {
+			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/guilds/%d/bytes/balances/%d", base, guild, firstUser+i), nil)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			reqs[i] = req
+		}
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for at := range tickets {
+				res, err := client.Do(reqs[rng.IntN(accounts)])
+				ok := err == nil && res.StatusCode == 200
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				if !ok {
+					failures.Add(1)
+					continue
+				}
+				lats[w] = append(lats[w], time.Since(at))
+			}
+		})
+	}
 	start := time.Now()
 	for i := range n {
 		at := start.Add(time.Duration(i) * interval)
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			u := fmt.Sprintf("%s/api/v1/guilds/%d/bytes/balances/%d", base, guild, firstUser+rand.IntN(accounts))
-			req, _ := http.NewRequest(http.MethodGet, u, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := client.Do(req)
-			ok := err == nil && res.StatusCode == 200
-			if err == nil {
-				_, _ = bufio.NewReader(res.Body).Discard(1 << 20)
-				res.Body.Close()
-			}
-			d := time.Since(at)
-			mu.Lock()
-			if ok {
-				lat = append(lat, d)
-			} else {
-				failures++
-			}
-			mu.Unlock()
-		})
+		tickets <- at
 	}
+	close(tickets)
 	wg.Wait()
 	elapsed := time.Since(start)
-	if failures > 0 {
-		return 0, 0, 0, fmt.Errorf("%d of %d requests failed", failures, n)
+	if f := failures.Load(); f > 0 {
+		return 0, 0, 0, fmt.Errorf("%d of %d requests failed", f, n)
 	}
+	lat := slices.Concat(lats...)
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	return pct(0.50), pct(0.99), float64(len(lat)) / elapsed.Seconds(), nil
