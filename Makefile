@@ -32,8 +32,8 @@ bench: bench-transfers bench-bot ## the economy and bot benchmarks (docs/PERFORM
 bench-transfers: ## transfers through the service vs pgbench on the same PostgreSQL
 	$(GO) run ./tools/benchtransfers -db "$(BENCH_DB)"
 
-bench-bot: ## MESSAGE_CREATE for rewarded members vs bare decoding; the midnight burst of 100,000 first messages vs pgbench
-	$(GO) test -run XXX -bench 'DecodeMessageCreate|MessageCreateRewarded' -benchtime 2s ./internal/discord/bot
+bench-bot: ## MESSAGE_CREATE for rewarded members vs bare decoding, with instrumentation off and on; the midnight burst of 100,000 first messages vs pgbench
+	$(GO) test -run XXX -bench 'DecodeMessageCreate|MessageCreateRewarded|GatewayInstrumentation' -benchtime 2s ./internal/discord/bot
 	SMARTERDEV_TEST_DATABASE_URL="$(BENCH_DB)" $(GO) test -run XXX -bench MidnightBurst -benchtime 1x -timeout 30m ./internal/discord/bot
 
 bench-api: ## API reads (balance, leaderboard) vs a static handler with wrk, on SQLite and (with SMARTERDEV_TEST_DATABASE_URL) PostgreSQL
