@@ -108,11 +108,11 @@ func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter) http.
 	if slo != nil {
 		h = slo.Middleware(h)
 	}
-	h = logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
 	if telemetry.Enabled() {
-		h = telemetry.HTTPServer(h)
+		// telemetry.HTTPServer around logging.Middleware, in one layer.
+		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.StartServerSpan, metrics.HTTP(h))
 	}
-	return h
+	return logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
 }
 
 // LogLevel is the logger's run-time level (nil when the logger was not made

@@ -3,12 +3,14 @@ package logging
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -25,6 +27,10 @@ type Request struct {
 	Pattern string // e.g. "GET /api/v1/guilds/{guild}/squads"; "" when nothing matched
 	Status  int
 	Bytes   int64
+	// Elapsed is the time the request took, as metrics.HTTP measured it
+	// from Start (the access log then reads the clock once less); 0: not
+	// measured.
+	Elapsed time.Duration
 }
 
 type requestKey struct{}
@@ -45,6 +51,14 @@ const HeaderRequestID = "X-Request-Id"
 // line per request. Put it inside the tracing middleware, so the access log
 // carries the trace id, and CaptureRoute directly around the ServeMux.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return MiddlewareWithSpan(log, nil, next)
+}
+
+// MiddlewareWithSpan is Middleware that also starts the request's server
+// span with startSpan (telemetry.StartServerSpan; nil: none) and ends it
+// after the access log: the same as Middleware inside the tracing
+// middleware, with one copy of the request (r.WithContext) instead of two.
+func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
 		if !saneRequestID(id) {
@@ -52,9 +66,16 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			r.Header.Set(HeaderRequestID, id) // inner layers that read the header agree
 		}
 		w.Header().Set(HeaderRequestID, id)
-		rec := &Request{ID: id, Start: time.Now()}
-		ctx := context.WithValue(r.Context(), requestKey{}, rec) // RequestID(ctx) reads rec.ID
-		rw := &responseWriter{ResponseWriter: w, rec: rec}
+		st := &served{Request: Request{ID: id, Start: time.Now()}} // one allocation for both
+		rec, rw := &st.Request, &st.rw
+		rw.ResponseWriter, rw.rec = w, rec
+		ctx := r.Context()
+		if startSpan != nil {
+			var span trace.Span
+			ctx, span = startSpan(ctx, r)
+			defer span.End() // after the access log's defer below, which names it
+		}
+		ctx = context.WithValue(ctx, requestKey{}, rec) // RequestID(ctx) reads rec.ID
 		defer func() {
 			if rec.Status == 0 {
 				rec.Status = http.StatusOK
@@ -84,22 +105,21 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			case route == "/livez" || route == "/readyz" || route == "/metrics":
 				level = slog.LevelDebug // probes and scrapes every few seconds
 			}
-			if !log.Enabled(ctx, level) {
+			lh := log.Handler()
+			if !lh.Enabled(ctx, level) {
 				return
 			}
-			// The record handed to the handler as LogAttrs would, without
-			// the caller's PC that LogAttrs looks up on every line and no
-			// handler here prints (no AddSource).
-			line := slog.NewRecord(time.Now(), level, "http request", 0)
-			line.AddAttrs(
-				slog.String("method", r.Method),
-				slog.String("route", route),
-				slog.Int("status", rec.Status),
-				slog.Float64("duration_ms", float64(time.Since(rec.Start).Microseconds())/1000),
-				slog.Int64("bytes", rec.Bytes),
-				slog.String("remote", r.RemoteAddr),
-			)
-			_ = log.Handler().Handle(ctx, line)
+			now := time.Now()
+			elapsed := rec.Elapsed
+			if elapsed == 0 {
+				elapsed = now.Sub(rec.Start)
+			}
+			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
+				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr}
+			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
+				return
+			}
+			_ = lh.Handle(ctx, line.record())
 		}()
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
@@ -152,10 +172,39 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
+// Request ids are a random prefix drawn once per process and a counter:
+// unique across processes (48 random bits) and cheap, where a crypto/rand read
+// per request was not. 24 hex digits, as before.
+var (
+	requestIDPrefix [12]byte // hex of 6 random bytes
+	requestIDSeq    atomic.Uint64
+)
+
+func init() {
+	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(requestIDPrefix[:], b[:])
+	var s [8]byte
+	_, _ = rand.Read(s[:])
+	requestIDSeq.Store(binary.BigEndian.Uint64(s[:]) >> 16) // a random start: restarts do not reuse the ids in a row
+}
+
+func newRequestID() string {
+	const digits = "0123456789abcdef"
+	var b [24]byte
+	copy(b[:12], requestIDPrefix[:])
+	n := requestIDSeq.Add(1)
+	for i := 23; i >= 12; i-- {
+		b[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
+}
+
+// served is a request's record and its ResponseWriter, allocated together.
+type served struct {
+	Request
+	rw responseWriter
 }
 
 // responseWriter records the status and the bytes written.

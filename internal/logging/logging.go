@@ -49,13 +49,12 @@ func New(w io.Writer, o Options) *slog.Logger {
 	// ReplaceAttr: a ReplaceAttr takes slog off its fast paths for every
 	// line, and Handler passes the common line (nothing to mask) untouched.
 	hopts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler
 	if o.Format == "text" {
-		h = slog.NewTextHandler(w, hopts)
-	} else {
-		h = slog.NewJSONHandler(w, hopts)
+		return slog.New(&Handler{inner: slog.NewTextHandler(w, hopts), level: lv, redact: true, secrets: secrets})
 	}
-	return slog.New(&Handler{inner: h, level: lv, redact: true, secrets: secrets})
+	lw := &lockedWriter{w: w} // shared with the access log's direct writer
+	return slog.New(&Handler{inner: slog.NewJSONHandler(lw, hopts), level: lv, redact: true, secrets: secrets,
+		fast: &fastJSON{w: lw}})
 }
 
 // LevelOf returns the run-time level of a logger made by New, or nil.
@@ -78,6 +77,7 @@ type Handler struct {
 	level   *slog.LevelVar
 	redact  bool
 	secrets []string
+	fast    *fastJSON // JSON made by New: the access log's direct writer (access.go)
 }
 
 // NewHandler wraps inner so that records carry their context's fields.
@@ -121,11 +121,20 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 		}
 		as = out
 	}
-	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets}
+	var fast *fastJSON
+	if h.fast != nil {
+		if pre, ok := fastPre(h.fast.pre, as); ok {
+			fast = &fastJSON{w: h.fast.w, pre: pre}
+		}
+	}
+	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets, fast: fast}
 }
 
 // WithGroup implements slog.Handler.
 func (h *Handler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
 	return &Handler{inner: h.inner.WithGroup(name), level: h.level, redact: h.redact, secrets: h.secrets}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,61 +19,84 @@ import (
 func HTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		HTTPInFlight.Inc()
-		start := time.Now()
+		rec := logging.RequestOf(r.Context())
+		var start time.Time
+		if rec == nil || rec.Start.IsZero() {
+			start = time.Now()
+		}
 		defer func() {
 			HTTPInFlight.Dec()
-			rec := logging.RequestOf(r.Context())
 			if rec == nil {
 				return
+			}
+			var d time.Duration
+			if start.IsZero() {
+				d = time.Since(rec.Start) // the clock read once for both, at the request's start
+				rec.Elapsed = d
+			} else {
+				d = time.Since(start)
 			}
 			status := rec.Status
 			if status == 0 {
 				status = http.StatusOK // a panic re-raised past us, or nothing written
 			}
-			h := routeHandlesOf(methodLabel(r.Method), logging.Route(rec.Pattern))
-			h.duration.Observe(time.Since(start).Seconds())
+			h := routeHandlesOf(r.Method, rec.Pattern)
+			h.duration.Observe(d.Seconds())
 			h.counter(status).Inc()
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
 
-type routeKey struct{ method, route string }
+// routeKey is the request's method and the pattern the mux matched (its
+// route label is logging.Route(pattern)): strings the request already has,
+// so a lookup builds nothing.
+type routeKey struct{ method, pattern string }
 
 type routeHandles struct {
 	method, route string
 	duration      prometheus.Observer
-	mu            sync.RWMutex
-	codes         map[int]prometheus.Counter
+	codes         [600]atomic.Pointer[prometheus.Counter] // by status; 0-99 unused
+	mu            sync.Mutex
+	other         map[int]prometheus.Counter // a status outside 100-599
 }
 
 var routes sync.Map // routeKey -> *routeHandles
 
-func routeHandlesOf(method, route string) *routeHandles {
-	k := routeKey{method, route}
+func routeHandlesOf(method, pattern string) *routeHandles {
+	k := routeKey{method, pattern}
 	if h, ok := routes.Load(k); ok {
 		return h.(*routeHandles)
 	}
+	m, route := methodLabel(method), logging.Route(pattern)
+	if m != method { // one entry for every non-standard method of a route
+		return routeHandlesOf(m, pattern)
+	}
 	h, _ := routes.LoadOrStore(k, &routeHandles{
-		method: method, route: route,
-		duration: HTTPDuration.WithLabelValues(method, route),
-		codes:    map[int]prometheus.Counter{},
+		method: m, route: route,
+		duration: HTTPDuration.WithLabelValues(m, route),
 	})
 	return h.(*routeHandles)
 }
 
 func (h *routeHandles) counter(code int) prometheus.Counter {
-	h.mu.RLock()
-	c, ok := h.codes[code]
-	h.mu.RUnlock()
-	if ok {
+	if code >= 100 && code < len(h.codes) {
+		if c := h.codes[code].Load(); c != nil {
+			return *c
+		}
+		c := HTTPRequests.WithLabelValues(h.method, h.route, strconv.Itoa(code))
+		h.codes[code].Store(&c) // a lost race stores the same child
 		return c
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c, ok = h.codes[code]; !ok {
+	c, ok := h.other[code]
+	if !ok {
+		if h.other == nil {
+			h.other = map[int]prometheus.Counter{}
+		}
 		c = HTTPRequests.WithLabelValues(h.method, h.route, strconv.Itoa(code))
-		h.codes[code] = c
+		h.other[code] = c
 	}
 	return c
 }

@@ -64,7 +64,7 @@ func (redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 
 func observeRedis(ctx context.Context, name string, run func(context.Context) error) error {
 	var span trace.Span
-	if telemetry.Enabled() && trace.SpanContextFromContext(ctx).IsValid() {
+	if telemetry.Enabled() && trace.SpanContextFromContext(ctx).IsSampled() { // not under an unsampled span: nothing would record
 		ctx, span = otel.Tracer(redisTracer).Start(ctx, "redis "+name, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", name)))
 	}

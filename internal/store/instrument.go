@@ -72,7 +72,9 @@ func (db *DB) instrument(x sqldb.DBTX) sqldb.DBTX {
 func (i instrumented) start(ctx context.Context, query string) (context.Context, *metrics.QueryMetrics, trace.Span, time.Time) {
 	q := metrics.Query(metrics.QueryName(query))
 	var span trace.Span
-	if trace.SpanContextFromContext(ctx).IsValid() {
+	// A span only under a sampled one: an unsampled request costs its server
+	// span alone (a child would not be recorded anyway).
+	if trace.SpanContextFromContext(ctx).IsSampled() {
 		ctx, span = tracer.Get().Start(ctx, q.Name, i.spans.of(q.Name)...)
 	}
 	return ctx, q, span, time.Now()

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -56,16 +57,31 @@ var httpTracer = NewTracer("github.com/smarterdev/smarterdev/internal/telemetry"
 // was thrown away, and it cost more than the span itself.
 func HTTPServer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		if _, ok := r.Header["Traceparent"]; ok {
-			ctx = Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-		}
-		ctx, span := httpTracer.Get().Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(requestAttrs(r)...))
+		ctx, span := StartServerSpan(r.Context(), r)
 		defer span.End()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// StartServerSpan starts the server span of r as HTTPServer does, in ctx
+// (r's context or one derived from it), for middleware that puts the span
+// into the request's context together with its own values
+// (logging.MiddlewareWithSpan: one copy of the request instead of two).
+func StartServerSpan(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
+	if _, ok := r.Header["Traceparent"]; ok {
+		ctx = Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	// The request's attributes are added once the span is known to record:
+	// an unsampled request (most, with the default sampler) does not build
+	// them. No sampler here reads them.
+	ctx, span := httpTracer.Get().Start(ctx, r.Method, serverKind...)
+	if span.IsRecording() {
+		span.SetAttributes(requestAttrs(r)...)
+	}
+	return ctx, span
+}
+
+var serverKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
 // requestAttrs are the request attributes of an HTTP server span.
 func requestAttrs(r *http.Request) []attribute.KeyValue {

@@ -18,6 +18,9 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -93,12 +96,12 @@ func Setup(ctx context.Context, o Options) (*Tracing, error) {
 }
 
 // NewProvider returns the tracer provider Setup installs, exporting to exp:
-// spans batched (5 s timeout), the service's resource, the sampler from
-// OTEL_TRACES_SAMPLER. tools/benchapi gives it an exporter that only counts.
+// spans batched (5 s timeout, batches of 512, batch.go), the service's resource, the sampler of
+// Sampler. tools/benchapi gives it an exporter that only counts.
 func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider {
 	getenv := o.Getenv
 	if getenv == nil {
-		getenv = func(string) string { return "" }
+		getenv = os.Getenv // the SDK read the environment itself before Sampler
 	}
 	name := o.ServiceName
 	if name == "" {
@@ -116,10 +119,49 @@ func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider 
 		res = resource.Default()
 	}
 	return sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(5*time.Second)),
+		sdktrace.WithSpanProcessor(newBatcher(exp, 5*time.Second)), // as WithBatcher, without a wake-up per span (batch.go)
 		sdktrace.WithResource(res),
-		// The sampler honours OTEL_TRACES_SAMPLER / _ARG; default: parent-based, always on.
+		sdktrace.WithSampler(Sampler(getenv)),
 	)
+}
+
+// DefaultSampleRatio is the share of new traces recorded when
+// OTEL_TRACES_SAMPLER is not set: a recorded request costs the API several
+// times what an unrecorded one does (docs/PERFORMANCE.md, issue 6).
+const DefaultSampleRatio = 0.1
+
+// Sampler is the sampler named by OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG as the OpenTelemetry specification defines them
+// (always_on, always_off, traceidratio, parentbased_always_on,
+// parentbased_always_off, parentbased_traceidratio; a ratio sampler without
+// a valid argument samples everything). When OTEL_TRACES_SAMPLER is unset
+// (or names no sampler) it is parentbased_traceidratio with
+// OTEL_TRACES_SAMPLER_ARG when that is a valid ratio, else
+// DefaultSampleRatio: a trace started elsewhere (traceparent) follows its
+// caller's decision, a new one is recorded with that probability.
+func Sampler(getenv func(string) string) sdktrace.Sampler {
+	arg := strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER_ARG"))
+	ratio := func(def float64) float64 {
+		if r, err := strconv.ParseFloat(arg, 64); err == nil && r >= 0 && r <= 1 {
+			return r
+		}
+		return def
+	}
+	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER"))) {
+	case "always_on":
+		return sdktrace.AlwaysSample()
+	case "always_off":
+		return sdktrace.NeverSample()
+	case "traceidratio":
+		return sdktrace.TraceIDRatioBased(ratio(1))
+	case "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample())
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample())
+	case "parentbased_traceidratio":
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio(1)))
+	}
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio(DefaultSampleRatio)))
 }
 
 // Install makes tp the process's tracer provider (tests install one with an

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -9,34 +11,50 @@ import (
 	"testing"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/app"
 	"github.com/smarterdev/smarterdev/internal/economy"
+	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/telemetry"
+	"github.com/smarterdev/smarterdev/internal/web"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // BenchmarkInstrumentation is `-instr both` without the network: GET balance
 // through the handler benchapi serves (SQLite), with the instrumentation off,
 // on without tracing (logs and metrics: production without an OTLP
-// endpoint) and on, so that its cost per request is measured in process.
-// With -cpu 1 the span processor's and the GC's work counts too.
+// endpoint), on with the production sampler (traced-default: 10 % of
+// requests) and on with every request traced (traced-all), so that its cost
+// per request is measured in process. With -cpu 1 the span processor's and
+// the GC's work counts too.
 func BenchmarkInstrumentation(b *testing.B) {
 	ctx := context.Background()
 	dbURL := "sqlite:" + filepath.Join(b.TempDir(), "bench.db")
 	const accounts = 1000
 	handlers := map[string]http.Handler{}
 	var token string
-	modes := []string{"off", "logs-metrics", "on"}
+	modes := []string{"off", "logs-metrics", "traced-default", "traced-all"}
+	samplers := map[string]string{"traced-default": "", "traced-all": "always_on"}
+	providers := map[string]*sdktrace.TracerProvider{}
+	for mode, sampler := range samplers {
+		tp := telemetry.NewProvider(&countingExporter{}, telemetry.Options{ServiceVersion: "bench", Role: "web",
+			Getenv: func(k string) string {
+				if k == "OTEL_TRACES_SAMPLER" {
+					return sampler
+				}
+				return ""
+			}})
+		providers[mode] = tp
+		defer func() { _ = tp.Shutdown(ctx) }()
+	}
 	for i, mode := range modes {
-		instr := mode
-		if mode == "logs-metrics" {
-			instr = "on" // built before the tracer is installed
+		instr := "on"
+		if mode == "off" {
+			instr = "off"
 		}
-		if mode == "on" {
-			tp := telemetry.NewProvider(&countingExporter{}, telemetry.Options{ServiceVersion: "bench", Role: "web"})
-			telemetry.Install(tp)
-			defer func() {
-				telemetry.Uninstall()
-				_ = tp.Shutdown(ctx)
-			}()
+		if mode == "traced-default" { // the tracing middleware is in the chain from here on
+			telemetry.Install(providers[mode])
+			defer telemetry.Uninstall()
 		}
 		st, h, closeStack, err := newStack(ctx, dbURL, instr)
 		if err != nil {
@@ -61,6 +79,9 @@ func BenchmarkInstrumentation(b *testing.B) {
 	}
 	for _, mode := range modes {
 		b.Run(mode, func(b *testing.B) {
+			if tp := providers[mode]; tp != nil {
+				telemetry.Install(tp) // the tracer each span starts from
+			}
 			h := handlers[mode]
 			b.ReportAllocs()
 			i := 0
@@ -80,3 +101,59 @@ func BenchmarkInstrumentation(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInstrumentationMiddleware is the cost of app.InstrumentHTTP alone,
+// around a handler that writes a small JSON body through a ServeMux: bare,
+// logs and metrics (production without an OTLP endpoint), and tracing with
+// no request sampled, with the default sampler (10 %) and with every one.
+func BenchmarkInstrumentationMiddleware(b *testing.B) {
+	log := logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo, Secrets: []string{
+		"MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+		"q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6",
+	}})
+	body := []byte(`{"guild_id":"1","user_id":"1000000","balance":100,"total_received":0,"total_sent":0,"streak":0}` + "\n")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/guilds/{guild}/bytes/balances/{user}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	inner := logging.CaptureRoute(mux)
+	slo := web.NewSLOCounter(nil, nil)
+	for _, mode := range []string{"bare", "logs-metrics", "traced-unsampled", "traced-default", "traced-all"} {
+		b.Run(mode, func(b *testing.B) {
+			var h http.Handler = inner
+			if mode != "bare" {
+				if mode != "logs-metrics" {
+					o := telemetry.Options{ServiceVersion: "bench", Role: "web"}
+					env := map[string]map[string]string{
+						"traced-unsampled": {"OTEL_TRACES_SAMPLER_ARG": "0"},
+						"traced-default":   {},
+						"traced-all":       {"OTEL_TRACES_SAMPLER": "always_on"},
+					}[mode]
+					o.Getenv = func(k string) string { return env[k] }
+					tp := telemetry.NewProvider(&countingExporter{}, o)
+					telemetry.Install(tp)
+					defer func() {
+						telemetry.Uninstall()
+						_ = tp.Shutdown(context.Background())
+					}()
+				}
+				h = app.InstrumentHTTP(inner, log, slo)
+			}
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/guilds/1/bytes/balances/1000000", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

@@ -13,6 +13,7 @@
 // measured in the same run. -tracing=false leaves tracing out of "on" (as
 // production without an OTLP endpoint); OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG choose the sampler as in production (default:
+// parent-based, 10 % of new traces; OTEL_TRACES_SAMPLER=always_on traces
 // every request).
 package main
 

@@ -1,0 +1,184 @@
+package logging
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The access log line is the one line written for every request, so a JSON
+// logger made by New writes it without slog's generic machinery (a Record,
+// attributes walked through closures, the float through encoding/json): the
+// same bytes, built straight into a pooled buffer. Whatever it cannot write
+// as slog would byte for byte (a value to escape or mask, context fields,
+// groups, attributes of other kinds) goes the ordinary way;
+// TestAccessLineAsSlog compares the two.
+
+// accessLine is what Middleware logs about a request.
+type accessLine struct {
+	time     time.Time
+	level    slog.Level
+	method   string
+	route    string
+	status   int
+	duration time.Duration
+	bytes    int64
+	remote   string
+}
+
+// record is the line as a slog record, handed to the handler as LogAttrs
+// would, without the caller's PC that LogAttrs looks up on every line and no
+// handler here prints (no AddSource).
+func (l *accessLine) record() slog.Record {
+	r := slog.NewRecord(l.time, l.level, "http request", 0)
+	r.AddAttrs(
+		slog.String("method", l.method),
+		slog.String("route", l.route),
+		slog.Int("status", l.status),
+		slog.Float64("duration_ms", float64(l.duration.Microseconds())/1000),
+		slog.Int64("bytes", l.bytes),
+		slog.String("remote", l.remote),
+	)
+	return r
+}
+
+// fastJSON is the direct writer of a JSON Handler: the writer the inner
+// slog handler writes to (with the same lock) and the JSON of the
+// attributes added with WithAttrs, already masked.
+type fastJSON struct {
+	w   *lockedWriter
+	pre []byte // `,"component":"http"`...
+}
+
+// lockedWriter serialises the writes of the slog handler and of fastJSON.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeAccess writes the line directly and reports true, or reports false
+// (nothing written) when the line must go through slog.
+func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
+	f := h.fast
+	if f == nil {
+		return false
+	}
+	if _, ok := ctx.Value(fieldsKey{}).([]slog.Attr); ok {
+		return false
+	}
+	id := RequestID(ctx)
+	for _, s := range [...]string{l.method, l.route, l.remote, id} {
+		if !plainJSON(s) {
+			return false
+		}
+		if _, masked := h.mask(s); masked {
+			return false
+		}
+	}
+	if u := l.time.Unix(); u < -62135596800 || u >= 253402300800 { // years 1-9999 (slog flags others)
+		return false
+	}
+	bp := accessBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, `{"time":"`...)
+	b = l.time.Round(0).AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, l.level.String()...)
+	b = append(b, `","msg":"http request"`...)
+	b = append(b, f.pre...)
+	b = append(b, `,"method":"`...)
+	b = append(b, l.method...)
+	b = append(b, `","route":"`...)
+	b = append(b, l.route...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(l.status), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendMillis(b, l.duration)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, l.bytes, 10)
+	b = append(b, `,"remote":"`...)
+	b = append(b, l.remote...)
+	b = append(b, '"')
+	if id != "" {
+		b = append(b, `,"request_id":"`...)
+		b = append(b, id...)
+		b = append(b, '"')
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		tid, sid := sc.TraceID(), sc.SpanID()
+		b = append(b, `,"trace_id":"`...)
+		b = hex.AppendEncode(b, tid[:])
+		b = append(b, `","span_id":"`...)
+		b = hex.AppendEncode(b, sid[:])
+		b = append(b, '"')
+	}
+	b = append(b, "}\n"...)
+	_, _ = f.w.Write(b)
+	if cap(b) <= 4096 {
+		*bp = b
+		accessBufs.Put(bp)
+	}
+	return true
+}
+
+// appendMillis appends d in milliseconds with microsecond precision, as
+// slog's JSON handler writes float64(d.Microseconds())/1000 (encoding/json's
+// format, which for these values is strconv's shortest 'f').
+func appendMillis(b []byte, d time.Duration) []byte {
+	ms := float64(d.Microseconds()) / 1000
+	if abs := math.Abs(ms); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		j, _ := json.Marshal(ms) // not reached by a duration: encoding/json's exponent form
+		return append(b, j...)
+	}
+	return strconv.AppendFloat(b, ms, 'f', -1, 64)
+}
+
+// plainJSON reports whether s is written in JSON as it is: printable ASCII
+// without quote or backslash.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// fastPre returns the JSON of as (already masked) appended to pre, or false
+// when one of them is not a plain string or integer under a plain key.
+func fastPre(pre []byte, as []slog.Attr) ([]byte, bool) {
+	out := append([]byte(nil), pre...)
+	for _, a := range as {
+		if a.Key == "" || !plainJSON(a.Key) {
+			return nil, false
+		}
+		switch a.Value.Kind() {
+		case slog.KindString:
+			if !plainJSON(a.Value.String()) {
+				return nil, false
+			}
+			out = append(append(append(append(append(out, `,"`...), a.Key...), `":"`...), a.Value.String()...), '"')
+		case slog.KindInt64:
+			out = strconv.AppendInt(append(append(append(out, `,"`...), a.Key...), `":`...), a.Value.Int64(), 10)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
