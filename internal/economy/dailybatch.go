@@ -30,6 +30,7 @@ type dailyBatcher struct {
 
 type dailyBatch struct {
 	guild   int64
+	cfg     Config // the leader's: what the statement pays by
 	members []Member
 	index   map[int64]int // user id → position in members
 	done    chan struct{}
@@ -47,13 +48,14 @@ func newDailyBatcher() *dailyBatcher {
 }
 
 // claimBatched pays m's daily reward in a batch; paid is false when m had it today.
-func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m Member) (store.DailyClaimed, bool, error) {
+// paidBy is the configuration the batch paid by (its leader's).
+func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m Member) (_ store.DailyClaimed, paidBy Config, paid bool, err error) {
 	d := s.batcher
 	d.mu.Lock()
 	b := d.pending[guild]
 	leader := b == nil
 	if leader {
-		b = &dailyBatch{guild: guild, index: map[int64]int{}, done: make(chan struct{}), taken: map[int64]bool{}}
+		b = &dailyBatch{guild: guild, cfg: cfg, index: map[int64]int{}, done: make(chan struct{}), taken: map[int64]bool{}}
 		d.pending[guild] = b
 	}
 	if _, dup := b.index[m.ID]; !dup { // a concurrent claim of the same member shares the outcome: one wins
@@ -66,15 +68,15 @@ func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m M
 	d.mu.Unlock()
 
 	if leader {
-		s.runBatch(ctx, cfg, b)
+		s.runBatch(ctx, b)
 	}
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		return store.DailyClaimed{}, false, ctx.Err()
+		return store.DailyClaimed{}, Config{}, false, ctx.Err()
 	}
 	if b.err != nil {
-		return store.DailyClaimed{}, false, b.err
+		return store.DailyClaimed{}, Config{}, false, b.err
 	}
 	r, paid := b.paid[m.ID]
 	b.takenMu.Lock()
@@ -83,14 +85,14 @@ func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m M
 	}
 	b.taken[m.ID] = true
 	b.takenMu.Unlock()
-	return r, paid, nil
+	return r, b.cfg, paid, nil
 }
 
 // runBatch waits for a slot (claims arriving meanwhile join b), seals b and
 // runs it. The batch outlives a cancelled leader, whose followers wait on
 // it; it is bounded by dailyBatchWait instead.
-func (s *Service) runBatch(ctx context.Context, cfg Config, b *dailyBatch) {
-	d := s.batcher
+func (s *Service) runBatch(ctx context.Context, b *dailyBatch) {
+	d, cfg := s.batcher, b.cfg
 	defer close(b.done)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dailyBatchWait)
 	defer cancel()
@@ -118,7 +120,7 @@ func (s *Service) runBatch(ctx context.Context, cfg Config, b *dailyBatch) {
 		err = nil
 		for _, m := range b.members {
 			if e := s.claimStatement(sctx, cfg, b.guild, []Member{m}, b.paid); e != nil {
-				s.log.Warn("daily claim failed", "guild_id", b.guild, "user_id", m.ID, "err", e)
+				s.log.WarnContext(sctx, "daily claim failed", "guild_id", b.guild, "user_id", m.ID, "err", e)
 				err = e
 			}
 		}

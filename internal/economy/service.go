@@ -233,7 +233,7 @@ func (s *Service) claimDailyOneStatement(ctx context.Context, cfg Config, guild 
 		return DailyResult{}, false, nil
 	}
 	now := s.now()
-	got, paid, err := s.claimBatched(ctx, cfg, guild, m)
+	got, cfg, paid, err := s.claimBatched(ctx, cfg, guild, m)
 	if err != nil {
 		return DailyResult{}, true, err
 	}
