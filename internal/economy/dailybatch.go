@@ -32,10 +32,12 @@ type dailyBatch struct {
 	guild   int64
 	cfg     Config // the leader's: what the statement pays by
 	members []Member
-	index   map[int64]int // user id → position in members
+	seen    map[int64]bool // members already in the batch
 	done    chan struct{}
-	// Set before done is closed.
+	// Set before done is closed: the members paid, and the error of each
+	// member the batch could not claim (all of them when err is set).
 	paid map[int64]store.DailyClaimed
+	errs map[int64]error
 	err  error
 	// Members whose payment a caller has taken: of two concurrent claims of
 	// one member, the second is told it was already paid.
@@ -55,11 +57,11 @@ func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m M
 	b := d.pending[guild]
 	leader := b == nil
 	if leader {
-		b = &dailyBatch{guild: guild, cfg: cfg, index: map[int64]int{}, done: make(chan struct{}), taken: map[int64]bool{}}
+		b = &dailyBatch{guild: guild, cfg: cfg, seen: map[int64]bool{}, done: make(chan struct{}), taken: map[int64]bool{}}
 		d.pending[guild] = b
 	}
-	if _, dup := b.index[m.ID]; !dup { // a concurrent claim of the same member shares the outcome: one wins
-		b.index[m.ID] = len(b.members)
+	if !b.seen[m.ID] { // a concurrent claim of the same member shares the outcome: one wins
+		b.seen[m.ID] = true
 		b.members = append(b.members, m)
 	}
 	if len(b.members) >= dailyBatchMax && d.pending[guild] == b {
@@ -77,6 +79,9 @@ func (s *Service) claimBatched(ctx context.Context, cfg Config, guild int64, m M
 	}
 	if b.err != nil {
 		return store.DailyClaimed{}, Config{}, false, b.err
+	}
+	if err := b.errs[m.ID]; err != nil {
+		return store.DailyClaimed{}, Config{}, false, err
 	}
 	r, paid := b.paid[m.ID]
 	b.takenMu.Lock()
@@ -114,18 +119,22 @@ func (s *Service) runBatch(ctx context.Context, b *dailyBatch) {
 	seal()
 	b.paid = make(map[int64]store.DailyClaimed, len(b.members))
 	metrics.DailyClaimBatch.Observe(float64(len(b.members)))
+	b.errs = map[int64]error{}
 	err := s.claimStatement(sctx, cfg, b.guild, b.members, b.paid)
-	if err != nil && len(b.members) > 1 {
-		// One member's failure must not fail the others: claim one by one.
-		err = nil
-		for _, m := range b.members {
-			if e := s.claimStatement(sctx, cfg, b.guild, []Member{m}, b.paid); e != nil {
-				s.log.WarnContext(sctx, "daily claim failed", "guild_id", b.guild, "user_id", m.ID, "err", e)
-				err = e
-			}
+	if err == nil {
+		return
+	}
+	if len(b.members) == 1 {
+		b.err = err
+		return
+	}
+	// One member's failure must not fail the others: claim one by one.
+	for _, m := range b.members {
+		if e := s.claimStatement(sctx, cfg, b.guild, []Member{m}, b.paid); e != nil {
+			s.log.WarnContext(sctx, "daily claim failed", "guild_id", b.guild, "user_id", m.ID, "err", e)
+			b.errs[m.ID] = e
 		}
 	}
-	b.err = err
 }
 
 func (s *Service) claimStatement(ctx context.Context, cfg Config, guild int64, members []Member, into map[int64]store.DailyClaimed) error {
