@@ -91,7 +91,11 @@ func restoreCommand(e env) *cobra.Command {
 			file := args[0]
 			where := config.RedactURL(cfg.DatabaseURL.Value())
 			if st, err := os.Stat(file); err != nil || st.IsDir() {
-				return usageError(fmt.Errorf("%s is not a backup file: pass the path of a file written by \"smarterdev backup\"", file))
+				why := "is a directory"
+				if err != nil {
+					why = "does not exist or cannot be read"
+				}
+				return usageError(fmt.Errorf("%s is not a backup file (it %s): pass the path of a file written by \"smarterdev backup\"", file, why))
 			}
 			if !yes {
 				return usageError(fmt.Errorf("restore replaces the database %s with %s: run again with --yes to confirm", where, file))

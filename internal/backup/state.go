@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -104,7 +105,7 @@ func TooOld(s State, created, now time.Time, maxAge time.Duration) string {
 			return ""
 		}
 		msg = fmt.Sprintf("the last successful backup finished %s ago (%s), more than %s ago", roundAge(age),
-			s.LastSuccess.FinishedAt.UTC().Format(time.RFC3339), shortDuration(maxAge))
+			s.LastSuccess.FinishedAt.UTC().Format(time.RFC3339), config.ShortDuration(maxAge))
 	case now.Sub(created) > maxAge:
 		msg = fmt.Sprintf("no backup has ever succeeded, and the database was created %s ago", roundAge(now.Sub(created)))
 	default:
@@ -122,17 +123,5 @@ func roundAge(d time.Duration) string {
 	} else {
 		d = d.Round(time.Second)
 	}
-	return shortDuration(d)
-}
-
-// shortDuration prints 26h rather than 26h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return config.ShortDuration(d)
 }

@@ -321,7 +321,7 @@ func (r *reader) durationRange(name string, def, lo, hi time.Duration) time.Dura
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < lo || d > hi {
-		r.fail(name, v, fmt.Sprintf("want a duration from %s to %s, e.g. %s", short(lo), short(hi), short(def)))
+		r.fail(name, v, fmt.Sprintf("want a duration from %s to %s, e.g. %s", ShortDuration(lo), ShortDuration(hi), ShortDuration(def)))
 		return def
 	}
 	return d
@@ -339,14 +339,14 @@ func (r *reader) durationOrOff(name string, def, lo, hi time.Duration) time.Dura
 		return 0
 	}
 	if err != nil || d < lo || d > hi {
-		r.fail(name, v, fmt.Sprintf("want 0 (off) or a duration from %s to %s, e.g. %s", short(lo), short(hi), short(def)))
+		r.fail(name, v, fmt.Sprintf("want 0 (off) or a duration from %s to %s, e.g. %s", ShortDuration(lo), ShortDuration(hi), ShortDuration(def)))
 		return def
 	}
 	return d
 }
 
-// short prints 10m rather than 10m0s.
-func short(d time.Duration) string {
+// ShortDuration prints 10m rather than 10m0s, as people write durations.
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
