@@ -33,7 +33,7 @@ import (
 // and goes through the bot's message path (daily tracker, bounded claims,
 // economy service, one statement on PostgreSQL); the reference, in the same
 // run on the same server and table, is pgbench's single-row UPDATE of an
-// account with as many clients as the bot has claims in flight.
+// account with as many clients as the bot's database pool has connections.
 const (
 	burstMembers     = 100_000
 	burstNewFraction = 5 // one member in 5 has no account yet
@@ -126,12 +126,8 @@ func BenchmarkMidnightBurst(b *testing.B) {
 		bt.work.Wait()
 		return time.Since(start)
 	}
-	claims := 0 // the bot's default
-	if v, err := strconv.Atoi(os.Getenv("BURST_CLAIMS")); err == nil {
-		claims = v
-	}
-	newBot := func() *Bot {
-		return New(Options{Economy: econ, Logger: slog.New(slog.DiscardHandler), ClaimConcurrency: claims,
+	newBot := func() *Bot { // claims in flight: the bot's default
+		return New(Options{Economy: econ, Logger: slog.New(slog.DiscardHandler),
 			Now: func() time.Time { return midnight.Add(5 * time.Second) }})
 	}
 
