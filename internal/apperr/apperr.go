@@ -62,3 +62,12 @@ func CodeOf(err error) Code {
 
 // Is reports whether err carries code c.
 func Is(err error, c Code) bool { return err != nil && CodeOf(err) == c }
+
+// OutcomeUnknown reports whether an operation that failed with err may
+// nevertheless have changed something: a dependency failed or the context
+// ended mid-way. Coded refusals (invalid, not found, conflict, refused,
+// forbidden) change nothing.
+func OutcomeUnknown(err error) bool {
+	c := CodeOf(err)
+	return c == Unavailable || c == Internal
+}

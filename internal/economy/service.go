@@ -54,16 +54,23 @@ type Options struct {
 	Now       func() time.Time // the clock; default time.Now
 	Logger    *slog.Logger
 	ConfigTTL time.Duration // upper bound on a stale cached config; default 30s
+	// AccountTTL bounds how long another process's write can go unseen by
+	// Balance should its notification be lost (accountcache.go); default 2s,
+	// negative turns the account cache off.
+	AccountTTL time.Duration
+	// AccountCacheSize caps the cached accounts; default 100,000.
+	AccountCacheSize int
 }
 
 // Service runs the economy's operations as transactions on the store.
 type Service struct {
-	db      *store.DB
-	bus     bus.Bus
-	now     func() time.Time
-	log     *slog.Logger
-	configs *configCache
-	batcher *dailyBatcher // daily claims on PostgreSQL (dailybatch.go)
+	db       *store.DB
+	bus      bus.Bus
+	now      func() time.Time
+	log      *slog.Logger
+	configs  *configCache
+	batcher  *dailyBatcher // daily claims on PostgreSQL (dailybatch.go)
+	accounts *accountCache
 }
 
 // NewService returns a Service; call Start to receive config invalidations.
@@ -77,23 +84,46 @@ func NewService(db *store.DB, b bus.Bus, o Options) *Service {
 	if o.ConfigTTL <= 0 {
 		o.ConfigTTL = 30 * time.Second
 	}
+	if o.AccountTTL == 0 {
+		o.AccountTTL = 2 * time.Second
+	}
+	if o.AccountCacheSize <= 0 {
+		o.AccountCacheSize = 100_000
+	}
 	now := o.Now
 	return &Service{
-		db: db, bus: b, log: o.Logger,
+		accounts: newAccountCache(o.AccountTTL, o.AccountCacheSize),
+		db:       db, bus: b, log: o.Logger,
 		now:     func() time.Time { return now().UTC() },
 		configs: &configCache{entries: map[int64]cachedConfig{}, ttl: o.ConfigTTL},
 		batcher: newDailyBatcher(),
 	}
 }
 
-// Start subscribes to configuration changes made by other processes.
-func (s *Service) Start(ctx context.Context) error { return s.listenConfigChanges(ctx) }
+// Start subscribes to configuration and account changes made by other
+// processes and announces this process's account writes to them.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.listenConfigChanges(ctx); err != nil {
+		return err
+	}
+	return s.accounts.run(ctx, s.bus, s.log)
+}
 
 // Now is the service's clock, for adapters that show times relative to it.
 func (s *Service) Now() time.Time { return s.now() }
 
 // Balance returns a member's account; a member without one is a NoAccountError.
+// Reads come from the account cache (accountcache.go) when fresh there.
 func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, error) {
+	k := acctKey{guild, user}
+	now := s.accounts.now()
+	cached, gen, ok := s.accounts.get(k, now)
+	if ok {
+		if err := ctx.Err(); err != nil {
+			return Account{}, err
+		}
+		return cached, nil
+	}
 	// The API's hottest read: only the columns an Account has, by primary key.
 	a, err := s.db.Q().GetBalance(s.db.PointRead(ctx), sqldb.GetBalanceParams{GuildID: guild, UserID: user})
 	if store.IsNoRows(err) {
@@ -102,11 +132,13 @@ func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, erro
 	if err != nil {
 		return Account{}, fmt.Errorf("read account: %w", err)
 	}
-	return Account{
+	acc := Account{
 		GuildID: guild, UserID: user, Balance: a.Balance, TotalReceived: a.TotalReceived,
 		TotalSent: a.TotalSent, Streak: int(a.Streak), LastDaily: Day(a.LastDaily.String),
 		LastTransferAt: a.LastTransferAt.Time, CreatedAt: a.CreatedAt,
-	}, nil
+	}
+	s.accounts.put(k, acc, now, gen)
+	return acc, nil
 }
 
 // EnsureAccount opens the member's account on first appearance (a message or a
@@ -161,6 +193,14 @@ type DailyResult struct {
 // ClaimDaily pays today's reward once per member, guild and UTC day; every
 // further claim that day, from any process, gets an AlreadyClaimedError.
 func (s *Service) ClaimDaily(ctx context.Context, guild int64, m Member) (DailyResult, error) {
+	res, err := s.claimDaily(ctx, guild, m)
+	if wrote(err) {
+		s.accounts.changed(guild, m.ID)
+	}
+	return res, err
+}
+
+func (s *Service) claimDaily(ctx context.Context, guild int64, m Member) (DailyResult, error) {
 	if m.ID <= 0 {
 		return DailyResult{}, apperr.InvalidField("user_id", "must be a Discord user id")
 	}
@@ -275,6 +315,14 @@ type TransferResult struct {
 // Transfer moves bytes from giver to receiver atomically, opening either
 // account on first appearance, and queues any role rewards the receiver earns.
 func (s *Service) Transfer(ctx context.Context, guild int64, r TransferRequest) (TransferResult, error) {
+	res, err := s.transfer(ctx, guild, r)
+	if wrote(err) {
+		s.accounts.changed(guild, r.Giver.ID, r.Receiver.ID)
+	}
+	return res, err
+}
+
+func (s *Service) transfer(ctx context.Context, guild int64, r TransferRequest) (TransferResult, error) {
 	cfg, err := s.Config(ctx, guild)
 	if err != nil {
 		return TransferResult{}, err
@@ -427,6 +475,14 @@ func (s *Service) creditReceiver(ctx context.Context, tx *store.Tx, cfg Config, 
 // reason, recorded in the ledger and the audit log. A deduction never takes a
 // balance below zero.
 func (s *Service) Adjust(ctx context.Context, guild int64, target Member, actor int64, delta int64, reason string) (Account, error) {
+	acc, err := s.adjust(ctx, guild, target, actor, delta, reason)
+	if wrote(err) {
+		s.accounts.changed(guild, target.ID)
+	}
+	return acc, err
+}
+
+func (s *Service) adjust(ctx context.Context, guild int64, target Member, actor int64, delta int64, reason string) (Account, error) {
 	if target.ID <= 0 {
 		return Account{}, apperr.InvalidField("user_id", "must be a Discord user id")
 	}

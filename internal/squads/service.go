@@ -353,6 +353,11 @@ func (s *Service) Join(ctx context.Context, guild int64, m economy.Member, targe
 		}
 		return nil
 	})
+	// A switch that costs bytes writes the account: tell the balance cache
+	// (also when the outcome is unknown) before reading it back.
+	if res.Cost > 0 || apperr.OutcomeUnknown(err) {
+		s.econ.AccountsChanged(guild, m.ID)
+	}
 	if err != nil {
 		return JoinResult{}, err
 	}

@@ -1,0 +1,105 @@
+package economy
+
+import (
+	"testing"
+	"time"
+)
+
+// A read that started before an invalidation is not cached when it ends
+// after it: it may hold the value from before the write.
+func TestAccountCacheRefusesARacedRead(t *testing.T) {
+	c := newAccountCache(time.Hour, 100)
+	k := acctKey{1, 2}
+	now := time.Now()
+	_, gen, ok := c.get(k, now)
+	if ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.changed(1, 2) // a write commits while the read is under way
+	c.put(k, Account{Balance: 5}, now, gen)
+	if _, _, ok := c.get(k, now); ok {
+		t.Fatal("a read that raced with a write was cached")
+	}
+	_, gen, _ = c.get(k, now)
+	c.put(k, Account{Balance: 6}, now, gen)
+	if a, _, ok := c.get(k, now); !ok || a.Balance != 6 {
+		t.Fatalf("get = %+v, %v; want the read cached", a, ok)
+	}
+	if _, _, ok := c.get(k, now.Add(time.Hour)); ok {
+		t.Fatal("an entry older than the TTL was served")
+	}
+}
+
+func TestAccountCacheNotifications(t *testing.T) {
+	c := newAccountCache(time.Hour, 100)
+	other := newAccountCache(time.Hour, 100)
+	now := time.Now()
+	fill := func(keys ...acctKey) {
+		for _, k := range keys {
+			_, gen, _ := c.get(k, now)
+			c.put(k, Account{Balance: 1}, now, gen)
+		}
+	}
+	cached := func(k acctKey) bool { _, _, ok := c.get(k, now); return ok }
+	a, b, z := acctKey{1, 10}, acctKey{1, 11}, acctKey{-3, 12}
+
+	fill(a, b, z)
+	if !c.apply(other.encode([]acctKey{a, z}, false)) {
+		t.Fatal("a well-formed notification was refused")
+	}
+	if cached(a) || cached(z) || !cached(b) {
+		t.Fatalf("after dropping a and z: a %v b %v z %v", cached(a), cached(b), cached(z))
+	}
+
+	fill(a)
+	if !c.apply(c.encode([]acctKey{a}, false)) || !cached(a) {
+		t.Fatal("the process's own notification dropped its entry (it is already dropped when sent)")
+	}
+
+	fill(a, b)
+	if !c.apply(other.encode(nil, true)) || cached(a) || cached(b) {
+		t.Fatal(`"drop everything" left entries`)
+	}
+
+	for _, bad := range []string{"", "zz 1:2", "ab 1:x", "ab 12", "ab 1:2:3"} {
+		fill(a)
+		if c.apply([]byte(bad)) && bad != "" {
+			t.Errorf("malformed %q accepted", bad)
+		}
+		if bad != "" && bad != "zz 1:2" && cached(a) {
+			t.Errorf("malformed %q with an origin left the cache as it was; want it dropped", bad)
+		}
+	}
+}
+
+// When the queue of announcements is full, writes still drop locally at once
+// and the next announcement tells the others to drop everything.
+func TestAccountCacheOverflowFloods(t *testing.T) {
+	c := newAccountCache(time.Hour, 100)
+	for i := range cap(c.out) + 10 {
+		c.changed(1, int64(i))
+	}
+	select {
+	case <-c.flood:
+	default:
+		t.Fatal("a full queue did not ask for a flood")
+	}
+}
+
+// The cache holds at most its size (per shard); a full shard evicts.
+func TestAccountCacheBounded(t *testing.T) {
+	c := newAccountCache(time.Hour, accountShards*2)
+	now := time.Now()
+	for i := range 10_000 {
+		k := acctKey{1, int64(i)}
+		_, gen, _ := c.get(k, now)
+		c.put(k, Account{}, now, gen)
+	}
+	n := 0
+	for i := range c.shards {
+		n += len(c.shards[i].m)
+	}
+	if n > accountShards*2 {
+		t.Fatalf("%d entries cached, cap %d", n, accountShards*2)
+	}
+}
