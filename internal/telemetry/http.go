@@ -74,6 +74,10 @@ func StartServerSpan(ctx context.Context, r *http.Request) (context.Context, tra
 	// The request's attributes are added once the span is known to record:
 	// an unsampled request (most, with the default sampler) does not build
 	// them. No sampler here reads them.
+	ctx, sampled, ok := headSample(ctx, r.Method, trace.SpanKindServer)
+	if ok && !sampled {
+		return ctx, trace.SpanFromContext(ctx) // head.go: no SDK span for a request not recorded
+	}
 	ctx, span := httpTracer.Get().Start(ctx, r.Method, serverKind...)
 	if span.IsRecording() {
 		span.SetAttributes(requestAttrs(r)...)

@@ -118,11 +118,15 @@ func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider 
 	if err != nil {
 		res = resource.Default()
 	}
-	return sdktrace.NewTracerProvider(
+	sampler := Sampler(getenv)
+	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(newBatcher(exp, 5*time.Second)), // as WithBatcher, without a wake-up per span (batch.go)
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(Sampler(getenv)),
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithIDGenerator(idGenerator{}), // head.go
 	)
+	samplers.Store(tp, sampler)
+	return tp
 }
 
 // DefaultSampleRatio is the share of new traces recorded when
@@ -169,6 +173,7 @@ func Sampler(getenv func(string) string) sdktrace.Sampler {
 func Install(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
+	installHead(tp)
 	generation.Add(1)
 	enabled.Store(true)
 }
@@ -177,6 +182,7 @@ func Install(tp trace.TracerProvider) {
 // tracing middleware off again: for tests that installed one with Install.
 func Uninstall() {
 	otel.SetTracerProvider(noop.NewTracerProvider())
+	head.Store(nil)
 	generation.Add(1)
 	enabled.Store(false)
 }

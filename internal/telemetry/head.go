@@ -1,0 +1,107 @@
+package telemetry
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Head sampling before the SDK. With the default 10 % sampler nine requests
+// in ten are not recorded, yet the SDK still made a span for each (the
+// sampler's decision, a lock for its ids, a non-recording span), which was
+// most of what tracing cost the API (docs/PERFORMANCE.md, issue 6). When the
+// installed provider is one of NewProvider's, StartServerSpan asks the
+// provider's own sampler first, with a trace id it draws itself; a dropped
+// request gets only a span context (trace and span id, for the logs and for
+// the trace context passed on), and a sampled one is started by the SDK with
+// that same trace id (idGenerator), so the SDK's sampler, deterministic on the
+// trace id, decides the same.
+
+// head is the sampler of the installed provider when NewProvider made it.
+var head atomic.Pointer[sdktrace.Sampler]
+
+// samplers maps NewProvider's providers to their samplers, for Install.
+var samplers sync.Map // *sdktrace.TracerProvider -> sdktrace.Sampler
+
+func installHead(tp trace.TracerProvider) {
+	if p, ok := tp.(*sdktrace.TracerProvider); ok {
+		if s, ok := samplers.Load(p); ok {
+			sm := s.(sdktrace.Sampler)
+			head.Store(&sm)
+			return
+		}
+	}
+	head.Store(nil)
+}
+
+type mintedKey struct{}
+
+// idGenerator is the SDK's id source for NewProvider's providers: the trace
+// id StartServerSpan drew when there is one in ctx, random ids otherwise.
+type idGenerator struct{}
+
+func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if tid, ok := ctx.Value(mintedKey{}).(trace.TraceID); ok {
+		return tid, newSpanID()
+	}
+	return newTraceID(), newSpanID()
+}
+
+func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
+
+// math/rand/v2's top-level source is per thread and needs no lock; trace and
+// span ids must be unpredictable enough not to collide, not secret.
+func newTraceID() (id trace.TraceID) {
+	for !id.IsValid() {
+		putUint64(id[:8], rand.Uint64())
+		putUint64(id[8:], rand.Uint64())
+	}
+	return id
+}
+
+func newSpanID() (id trace.SpanID) {
+	for !id.IsValid() {
+		putUint64(id[:], rand.Uint64())
+	}
+	return id
+}
+
+func putUint64(b []byte, v uint64) {
+	_ = b[7]
+	for i := range 8 {
+		b[i] = byte(v >> (56 - 8*i))
+	}
+}
+
+// headSample decides whether the server span named name, in ctx (carrying a
+// remote parent, if any), records. When it does not, it returns ctx with a
+// non-recording span of a new span id in the parent's trace, or a new trace;
+// when it does, ctx prepared for the SDK to start the span. ok is false when
+// the installed provider is not NewProvider's: the caller starts the span
+// with the SDK as usual.
+func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ context.Context, sampled, ok bool) {
+	sp := head.Load()
+	if sp == nil {
+		return ctx, false, false
+	}
+	parent := trace.SpanContextFromContext(ctx)
+	tid := parent.TraceID()
+	if !parent.IsValid() {
+		tid = newTraceID()
+	}
+	res := (*sp).ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
+	if res.Decision == sdktrace.Drop {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: tid, SpanID: newSpanID(), TraceFlags: parent.TraceFlags().WithSampled(false), TraceState: res.Tracestate,
+		})
+		return trace.ContextWithSpanContext(ctx, sc), false, true
+	}
+	if !parent.IsValid() {
+		ctx = context.WithValue(ctx, mintedKey{}, tid)
+	}
+	return ctx, true, true
+}
