@@ -476,9 +476,20 @@ end
 	}
 	// Every setting is offered the same rate: half the first setting's.
 	half := mean(balanceRates[stacks[0].instr]) / 2
+	if o.targets["static"] {
+		// The reference: the static handler at the same rate, through the
+		// same generator on the same cores.
+		fmt.Printf("%s: static at %.0f/s (open loop)\n", engine, half)
+		p50, p99, got, err := fixedRateProcess(stacks[0].base, "static", token, o.accounts, half, o.dur)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, result{engine: engine, instr: "-", target: fmt.Sprintf("static @ %.0f/s", half),
+			rps: got, p50: p50, p99: p99, openLoop: true})
+	}
 	for _, st := range stacks {
 		fmt.Printf("%s: balance reads at %.0f/s (open loop, instrumentation %s)\n", engine, half, st.instr)
-		p50, p99, got, err := fixedRateProcess(st.base, token, o.accounts, half, o.dur)
+		p50, p99, got, err := fixedRateProcess(st.base, "balance", token, o.accounts, half, o.dur)
 		if err != nil {
 			return nil, err
 		}
@@ -650,12 +661,12 @@ func wrk(args []string) (result, error) {
 const loadgenArg = "-loadgen"
 
 // fixedRateProcess runs fixedRate in a child process of this binary.
-func fixedRateProcess(base, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
+func fixedRateProcess(base, target, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	out, err := exec.Command(self, loadgenArg, base, token, strconv.Itoa(accounts), strconv.FormatFloat(rate, 'f', 3, 64), dur.String()).Output()
+	out, err := exec.Command(self, loadgenArg, base, target, token, strconv.Itoa(accounts), strconv.FormatFloat(rate, 'f', 3, 64), dur.String()).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -673,18 +684,18 @@ func fixedRateProcess(base, token string, accounts int, rate float64, dur time.D
 	return r.P50, r.P99, r.Achieved, nil
 }
 
-// loadgen is the child's side: base token accounts rate duration.
+// loadgen is the child's side: base target token accounts rate duration.
 func loadgen(args []string) error {
-	if len(args) != 5 {
-		return errors.New("loadgen: want base token accounts rate duration")
+	if len(args) != 6 {
+		return errors.New("loadgen: want base target token accounts rate duration")
 	}
-	accounts, err1 := strconv.Atoi(args[2])
-	rate, err2 := strconv.ParseFloat(args[3], 64)
-	dur, err3 := time.ParseDuration(args[4])
+	accounts, err1 := strconv.Atoi(args[3])
+	rate, err2 := strconv.ParseFloat(args[4], 64)
+	dur, err3 := time.ParseDuration(args[5])
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fmt.Errorf("loadgen: %w", err)
 	}
-	p50, p99, achieved, err := fixedRate(args[0], args[1], accounts, rate, dur)
+	p50, p99, achieved, err := fixedRate(args[0], args[1], args[2], accounts, rate, dur)
 	if err != nil {
 		return err
 	}
@@ -699,7 +710,7 @@ func loadgen(args []string) error {
 // and returns the latency percentiles measured from the scheduled time. 64
 // workers on 64 connections, like wrk, with their requests built once: a
 // request that waits for a free worker counts its wait in its latency.
-func fixedRate(base, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
+func fixedRate(base, target, token string, accounts int, rate float64, dur time.Duration) (p50, p99 time.Duration, achieved float64, err error) {
 	if rate <= 0 {
 		return 0, 0, 0, errors.New("no rate to offer")
 	}
@@ -716,7 +727,11 @@ func fixedRate(base, token string, accounts int, rate float64, dur time.Duration
 	for w := range workers {
 		reqs := make([]*http.Request, accounts)
 		for i := range reqs {
-			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/guilds/%d/bytes/balances/%d", base, guild, firstUser+i), nil)
+			u := fmt.Sprintf("%s/api/v1/guilds/%d/bytes/balances/%d", base, guild, firstUser+i)
+			if target == "static" {
+				u = base + "/static"
+			}
+			req, err := http.NewRequest(http.MethodGet, u, nil)
 			if err != nil {
 				return 0, 0, 0, err
 			}

@@ -68,7 +68,28 @@ func (b *bucketLocks) lock(e *rest.CompiledEndpoint) *sync.Mutex {
 }
 
 func (b *bucketLocks) MaxRetries() int           { return b.inner.MaxRetries() }
-func (b *bucketLocks) Close(ctx context.Context) { b.inner.Close(ctx) }
+// Close waits, until ctx ends, for the requests in flight. It does not call
+// disgo's Close: that one leaves the limiter's bucket map locked for ever
+// (v0.19.6), so that a request finishing after it, or sent after it (the
+// bot's last menu-expiry edit, say), blocks for ever and shutdown with it.
+func (b *bucketLocks) Close(ctx context.Context) {
+	b.mu.Lock()
+	locks := make([]*sync.Mutex, 0, len(b.locks))
+	for _, l := range b.locks {
+		locks = append(locks, l)
+	}
+	b.mu.Unlock()
+	for _, l := range locks {
+		for !l.TryLock() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		l.Unlock()
+	}
+}
 func (b *bucketLocks) Reset()                    { b.inner.Reset() }
 
 func (b *bucketLocks) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {

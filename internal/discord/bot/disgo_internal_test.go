@@ -1,0 +1,54 @@
+package bot
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// Closing the REST client while a request is in flight waits for it until
+// the context ends, and then neither that request nor a later one blocks:
+// disgo's own Close left its bucket map locked, which hung the bot's
+// shutdown when a menu-expiry edit was under way.
+func TestRESTCloseDoesNotStrandRequests(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case entered <- struct{}{}:
+			<-release
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"1","username":"bot","discriminator":"0"}`))
+	}))
+	defer srv.Close()
+	r := NewREST(RESTOptions{Token: "t", APIURL: srv.URL + "/api/v10"})
+	first := make(chan error, 1)
+	go func() { _, err := r.GetCurrentUser(""); first <- err }()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	r.Close(ctx) // returns when ctx ends: the request is still in flight
+	cancel()
+	close(release)
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatalf("request in flight during Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight during Close never finished")
+	}
+	later := make(chan error, 1)
+	go func() { _, err := r.GetCurrentUser(""); later <- err }()
+	select {
+	case err := <-later:
+		if err != nil {
+			t.Fatalf("request after Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request after Close never finished")
+	}
+}
