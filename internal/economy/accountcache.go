@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
@@ -34,8 +35,12 @@ type accountCache struct {
 
 	now    func() time.Time // real time: the TTL bounds real staleness
 	origin uint64           // this process's id, to ignore its own notifications
-	out    chan acctKey     // keys to announce to other processes
-	flood  chan struct{}    // set when out overflowed: announce "drop everything"
+	// refreshers bounds the background refreshes in flight: with the
+	// database slow or down they would otherwise pile up; a refresh that
+	// finds no room is skipped, and the entry expires as without refresh.
+	refreshers chan struct{}
+	out        chan acctKey  // keys to announce to other processes
+	flood      chan struct{} // set when out overflowed: announce "drop everything"
 }
 
 const accountShards = 64
@@ -44,7 +49,7 @@ type acctKey struct{ guild, user int64 }
 
 type accountShard struct {
 	mu sync.RWMutex
-	m  map[acctKey]cachedAccount
+	m  map[acctKey]*cachedAccount
 	// gen counts invalidations of this shard, so that a read that raced with
 	// one does not cache what it read.
 	gen uint64
@@ -54,17 +59,21 @@ type accountShard struct {
 type cachedAccount struct {
 	a       Account
 	fetched time.Time
+	// refreshing is set by the read that starts this entry's refresh ahead
+	// of its expiry, so that one read does.
+	refreshing atomic.Bool
 }
 
 func newAccountCache(ttl time.Duration, maxEntries int) *accountCache {
 	c := &accountCache{
 		ttl: ttl, max: max(maxEntries/accountShards, 1), now: time.Now,
-		origin: rand.Uint64() | 1,
-		out:    make(chan acctKey, 4096),
-		flood:  make(chan struct{}, 1),
+		origin:     rand.Uint64() | 1,
+		out:        make(chan acctKey, 4096),
+		flood:      make(chan struct{}, 1),
+		refreshers: make(chan struct{}, 4),
 	}
 	for i := range c.shards {
-		c.shards[i].m = map[acctKey]cachedAccount{}
+		c.shards[i].m = map[acctKey]*cachedAccount{}
 	}
 	return c
 }
@@ -75,20 +84,29 @@ func (c *accountCache) shard(k acctKey) *accountShard {
 }
 
 // get returns a cached account younger than the TTL, or the shard's
-// generation to hand to put after reading the database.
-func (c *accountCache) get(k acctKey, now time.Time) (Account, uint64, bool) {
+// generation to hand to put after reading the database. refresh is true for
+// the one read that should refresh the entry ahead of its expiry (it is past
+// half its TTL): the caller serves the cached account and refreshes it in
+// the background, so that a balance read often does not wait for the
+// database when its entry expires.
+func (c *accountCache) get(k acctKey, now time.Time) (a Account, gen uint64, ok, refresh bool) {
 	if c.ttl <= 0 {
-		return Account{}, 0, false
+		return Account{}, 0, false, false
 	}
 	sh := c.shard(k)
 	sh.mu.RLock()
-	e, ok := sh.m[k]
-	gen := sh.gen
+	e := sh.m[k]
+	gen = sh.gen
 	sh.mu.RUnlock()
-	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.a, gen, true
+	if e == nil {
+		return Account{}, gen, false, false
 	}
-	return Account{}, gen, false
+	age := now.Sub(e.fetched)
+	if age >= c.ttl {
+		return Account{}, gen, false, false
+	}
+	refresh = age >= c.ttl/2 && !e.refreshing.Load() && e.refreshing.CompareAndSwap(false, true)
+	return e.a, gen, true, refresh
 }
 
 // put caches a read unless an invalidation of its shard happened since gen.
@@ -105,7 +123,7 @@ func (c *accountCache) put(k acctKey, a Account, fetched time.Time, gen uint64) 
 				break
 			}
 		}
-		sh.m[k] = cachedAccount{a: a, fetched: fetched}
+		sh.m[k] = &cachedAccount{a: a, fetched: fetched}
 	}
 	sh.mu.Unlock()
 }

@@ -1,8 +1,15 @@
 package economy
 
 import (
+	"context"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/storetest"
 )
 
 // A read that started before an invalidation is not cached when it ends
@@ -11,21 +18,21 @@ func TestAccountCacheRefusesARacedRead(t *testing.T) {
 	c := newAccountCache(time.Hour, 100)
 	k := acctKey{1, 2}
 	now := time.Now()
-	_, gen, ok := c.get(k, now)
+	_, gen, ok, _ := c.get(k, now)
 	if ok {
 		t.Fatal("hit in an empty cache")
 	}
 	c.changed(1, 2) // a write commits while the read is under way
 	c.put(k, Account{Balance: 5}, now, gen)
-	if _, _, ok := c.get(k, now); ok {
+	if _, _, ok, _ := c.get(k, now); ok {
 		t.Fatal("a read that raced with a write was cached")
 	}
-	_, gen, _ = c.get(k, now)
+	_, gen, _, _ = c.get(k, now)
 	c.put(k, Account{Balance: 6}, now, gen)
-	if a, _, ok := c.get(k, now); !ok || a.Balance != 6 {
+	if a, _, ok, _ := c.get(k, now); !ok || a.Balance != 6 {
 		t.Fatalf("get = %+v, %v; want the read cached", a, ok)
 	}
-	if _, _, ok := c.get(k, now.Add(time.Hour)); ok {
+	if _, _, ok, _ := c.get(k, now.Add(time.Hour)); ok {
 		t.Fatal("an entry older than the TTL was served")
 	}
 }
@@ -36,11 +43,11 @@ func TestAccountCacheNotifications(t *testing.T) {
 	now := time.Now()
 	fill := func(keys ...acctKey) {
 		for _, k := range keys {
-			_, gen, _ := c.get(k, now)
+			_, gen, _, _ := c.get(k, now)
 			c.put(k, Account{Balance: 1}, now, gen)
 		}
 	}
-	cached := func(k acctKey) bool { _, _, ok := c.get(k, now); return ok }
+	cached := func(k acctKey) bool { _, _, ok, _ := c.get(k, now); return ok }
 	a, b, z := acctKey{1, 10}, acctKey{1, 11}, acctKey{-3, 12}
 
 	fill(a, b, z)
@@ -92,7 +99,7 @@ func TestAccountCacheBounded(t *testing.T) {
 	now := time.Now()
 	for i := range 10_000 {
 		k := acctKey{1, int64(i)}
-		_, gen, _ := c.get(k, now)
+		_, gen, _, _ := c.get(k, now)
 		c.put(k, Account{}, now, gen)
 	}
 	n := 0
@@ -102,4 +109,55 @@ func TestAccountCacheBounded(t *testing.T) {
 	if n > accountShards*2 {
 		t.Fatalf("%d entries cached, cap %d", n, accountShards*2)
 	}
+}
+
+// Past half its TTL, a cached balance is served as it is and refreshed in
+// the background by one read: a write this process did not hear about shows
+// before the TTL ends, without a read waiting for the database.
+func TestAccountCacheRefreshesAhead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
+		mb, other := bus.NewMemory(), bus.NewMemory()
+		defer mb.Close()
+		defer other.Close()
+		s := NewService(db, mb, quiet)
+		var mu sync.Mutex
+		now := time.Now()
+		s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		writer := NewService(db, other, quiet) // another process, not heard
+		m := Member{ID: 5, Name: "eve"}
+		if _, _, err := writer.EnsureAccount(ctx, 1, m); err != nil {
+			t.Fatal(err)
+		}
+		read := func() int64 {
+			a, err := s.Balance(ctx, 1, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.Balance
+		}
+		if b := read(); b != 100 {
+			t.Fatalf("balance %d", b)
+		}
+		if _, err := writer.Adjust(ctx, 1, m, 9, 5, "bonus"); err != nil {
+			t.Fatal(err)
+		}
+		advance(3 * time.Second) // under half the TTL: served, no refresh
+		if b := read(); b != 100 {
+			t.Fatalf("a fresh entry read %d; the cache is not being exercised", b)
+		}
+		advance(3 * time.Second) // past half: served, and refreshed behind
+		if b := read(); b != 100 {
+			t.Fatalf("the read that starts a refresh should not wait for it: %d", b)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for read() != 105 {
+			if time.Now().After(deadline) {
+				t.Fatal("no refresh ahead of the TTL")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
 }

@@ -117,28 +117,60 @@ func (s *Service) Now() time.Time { return s.now() }
 func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, error) {
 	k := acctKey{guild, user}
 	now := s.accounts.now()
-	cached, gen, ok := s.accounts.get(k, now)
+	cached, gen, ok, refresh := s.accounts.get(k, now)
 	if ok {
 		if err := ctx.Err(); err != nil {
 			return Account{}, err
 		}
+		if refresh {
+			s.refreshAccount(k, gen)
+		}
 		return cached, nil
 	}
-	// The API's hottest read: only the columns an Account has, by primary key.
-	a, err := s.db.Q().GetBalance(s.db.PointRead(ctx), sqldb.GetBalanceParams{GuildID: guild, UserID: user})
+	acc, err := s.readAccount(ctx, k)
+	if err != nil {
+		return Account{}, err
+	}
+	s.accounts.put(k, acc, now, gen)
+	return acc, nil
+}
+
+// readAccount is Balance's database read: the API's hottest, only the
+// columns an Account has, by primary key.
+func (s *Service) readAccount(ctx context.Context, k acctKey) (Account, error) {
+	a, err := s.db.Q().GetBalance(s.db.PointRead(ctx), sqldb.GetBalanceParams{GuildID: k.guild, UserID: k.user})
 	if store.IsNoRows(err) {
-		return Account{}, &NoAccountError{GuildID: guild, UserID: user}
+		return Account{}, &NoAccountError{GuildID: k.guild, UserID: k.user}
 	}
 	if err != nil {
 		return Account{}, fmt.Errorf("read account: %w", err)
 	}
-	acc := Account{
-		GuildID: guild, UserID: user, Balance: a.Balance, TotalReceived: a.TotalReceived,
+	return Account{
+		GuildID: k.guild, UserID: k.user, Balance: a.Balance, TotalReceived: a.TotalReceived,
 		TotalSent: a.TotalSent, Streak: int(a.Streak), LastDaily: Day(a.LastDaily.String),
 		LastTransferAt: a.LastTransferAt.Time, CreatedAt: a.CreatedAt,
+	}, nil
+}
+
+// refreshAccount reads k again in the background and caches it unless a
+// write came between (gen). It is skipped when refreshes are already busy.
+func (s *Service) refreshAccount(k acctKey, gen uint64) {
+	select {
+	case s.accounts.refreshers <- struct{}{}:
+	default:
+		return
 	}
-	s.accounts.put(k, acc, now, gen)
-	return acc, nil
+	go func() {
+		defer func() { <-s.accounts.refreshers }()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fetched := s.accounts.now()
+		acc, err := s.readAccount(ctx, k)
+		if err != nil {
+			return // the entry expires; the next read goes to the database and reports
+		}
+		s.accounts.put(k, acc, fetched, gen)
+	}()
 }
 
 // EnsureAccount opens the member's account on first appearance (a message or a
