@@ -158,6 +158,7 @@ func roleCommand(e env, role Role, short string) *cobra.Command {
 				return err
 			}
 			log.Info("starting", "role", string(role), "version", version, "commit", commit, "config", cfg)
+			TuneGC(e.getenv, log)
 			a, err := Start(cmd.Context(), cfg, Options{Role: role, Logger: log, Migrate: migrate})
 			if err != nil {
 				return failure(cfg, err)

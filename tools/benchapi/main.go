@@ -164,6 +164,7 @@ func run() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	app.TuneGC(os.Getenv, slog.New(slog.DiscardHandler)) // the server roles' GC setting
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
 	}
@@ -756,7 +757,15 @@ func fixedRate(base, target, token string, accounts int, rate float64, dur time.
 	}
 	interval := time.Duration(float64(time.Second) / rate)
 	n := int(dur / interval)
-	tickets := make(chan time.Time, n)
+	// A warm-up second at the same rate comes first and is not measured:
+	// the steady state is what is measured, not connections and caches
+	// filling (the API's balance cache starts empty in every round).
+	warm := int(time.Second / interval)
+	type ticket struct {
+		at      time.Time
+		measure bool
+	}
+	tickets := make(chan ticket, n+warm)
 	lats := make([][]time.Duration, conns)
 	var failures atomic.Int64
 	var firstErr atomic.Pointer[error]
@@ -771,7 +780,7 @@ func fixedRate(base, target, token string, accounts int, rate float64, dur time.
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(c), 7))
 			br := bufio.NewReaderSize(conn, 16<<10)
-			for at := range tickets {
+			for t := range tickets {
 				if _, err := conn.Write(reqs[rng.IntN(accounts)]); err != nil {
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, &err)
@@ -782,21 +791,27 @@ func fixedRate(base, target, token string, accounts int, rate float64, dur time.
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
-				lats[c] = append(lats[c], time.Since(at))
+				if t.measure {
+					lats[c] = append(lats[c], time.Since(t.at))
+				}
 			}
 		})
 	}
 	// Tickets are released in small batches (every 100 µs) rather than one
 	// timer per request; a request released late counts the delay.
-	start := time.Now()
-	for i := 0; i < n; {
+	begin := time.Now()
+	var start time.Time
+	for i := 0; i < n+warm; {
 		now := time.Now()
-		for ; i < n; i++ {
-			at := start.Add(time.Duration(i) * interval)
+		for ; i < n+warm; i++ {
+			at := begin.Add(time.Duration(i) * interval)
 			if at.After(now) {
 				break
 			}
-			tickets <- at
+			if i == warm {
+				start = at
+			}
+			tickets <- ticket{at, i >= warm}
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
@@ -804,7 +819,7 @@ func fixedRate(base, target, token string, accounts int, rate float64, dur time.
 	wg.Wait()
 	elapsed := time.Since(start)
 	if f := failures.Load(); f > 0 {
-		return 0, 0, 0, fmt.Errorf("%d of %d requests failed, first: %v", f, n, *firstErr.Load())
+		return 0, 0, 0, fmt.Errorf("%d of %d requests failed, first: %v", f, n+warm, *firstErr.Load())
 	}
 	lat := slices.Concat(lats...)
 	slices.Sort(lat)

@@ -67,7 +67,8 @@ func (b *bucketLocks) lock(e *rest.CompiledEndpoint) *sync.Mutex {
 	return l
 }
 
-func (b *bucketLocks) MaxRetries() int           { return b.inner.MaxRetries() }
+func (b *bucketLocks) MaxRetries() int { return b.inner.MaxRetries() }
+
 // Close waits, until ctx ends, for the requests in flight. It does not call
 // disgo's Close: that one leaves the limiter's bucket map locked for ever
 // (v0.19.6), so that a request finishing after it, or sent after it (the
@@ -90,7 +91,7 @@ func (b *bucketLocks) Close(ctx context.Context) {
 		l.Unlock()
 	}
 }
-func (b *bucketLocks) Reset()                    { b.inner.Reset() }
+func (b *bucketLocks) Reset() { b.inner.Reset() }
 
 func (b *bucketLocks) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {
 	l := b.lock(e)
