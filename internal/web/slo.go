@@ -24,37 +24,47 @@ const (
 	sloKeepDays = 400
 )
 
-type sloCount struct{ requests, errors int64 }
-
 // SLOCounter counts this process's API and dashboard requests and server
 // errors per UTC day in memory and adds them to the slo_daily table every
 // minute (Run), so several web replicas add up. Probes, metrics and static
-// files are not counted.
+// files are not counted. Counting is two atomic adds on the day's counters
+// (a lock and a map per request cost the API more than its metrics did).
 type SLOCounter struct {
 	db  *store.DB
 	now func() time.Time
 
-	mu      sync.Mutex
-	pending map[string]sloCount // by UTC day, not yet written
-	today   atomic.Pointer[sloDay]
+	mu    sync.Mutex
+	days  map[string]*sloDay // days with counts, flushed or not
+	today atomic.Pointer[sloDay]
 }
 
-// sloDay is a UTC day: its name and the instants it covers, [start, end).
+// sloDay is a UTC day: its name, the instants it covers, [start, end), and
+// its counts not yet written.
 type sloDay struct {
-	name       string
-	start, end time.Time
+	name             string
+	start, end       time.Time
+	requests, errors atomic.Int64
 }
 
-// dayOf names t's UTC day, formatting it once a day rather than per request.
-func (s *SLOCounter) dayOf(t time.Time) string {
+// day returns t's UTC day, made once a day rather than per request.
+func (s *SLOCounter) day(t time.Time) *sloDay {
 	if d := s.today.Load(); d != nil && !t.Before(d.start) && t.Before(d.end) {
-		return d.name
+		return d
 	}
 	u := t.UTC()
-	start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-	d := &sloDay{name: u.Format(time.DateOnly), start: start, end: start.AddDate(0, 0, 1)}
-	s.today.Store(d)
-	return d.name
+	name := u.Format(time.DateOnly)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.days[name]
+	if d == nil {
+		start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+		d = &sloDay{name: name, start: start, end: start.AddDate(0, 0, 1)}
+		s.days[name] = d
+	}
+	if cur := s.today.Load(); cur == nil || d.start.After(cur.start) {
+		s.today.Store(d) // a late request of yesterday does not move today back
+	}
+	return d
 }
 
 // NewSLOCounter returns a counter writing to db; now defaults to time.Now.
@@ -62,20 +72,16 @@ func NewSLOCounter(db *store.DB, now func() time.Time) *SLOCounter {
 	if now == nil {
 		now = time.Now
 	}
-	return &SLOCounter{db: db, now: now, pending: map[string]sloCount{}}
+	return &SLOCounter{db: db, now: now, days: map[string]*sloDay{}}
 }
 
 // Count records one answered request with its status.
 func (s *SLOCounter) Count(status int) {
-	day := s.dayOf(s.now())
-	s.mu.Lock()
-	c := s.pending[day]
-	c.requests++
+	d := s.day(s.now())
+	d.requests.Add(1)
 	if status >= 500 {
-		c.errors++
+		d.errors.Add(1)
 	}
-	s.pending[day] = c
-	s.mu.Unlock()
 }
 
 // counted reports whether a path is part of the SLO: the API and the
@@ -116,16 +122,30 @@ func (s *SLOCounter) Middleware(next http.Handler) http.Handler {
 // Flush adds the pending counts to slo_daily in one transaction; when it
 // fails the counts stay pending for the next flush.
 func (s *SLOCounter) Flush(ctx context.Context) error {
+	type taken struct {
+		d                *sloDay
+		requests, errors int64
+	}
+	var batch []taken
 	s.mu.Lock()
-	batch := s.pending
-	s.pending = map[string]sloCount{}
+	today := s.today.Load()
+	for name, d := range s.days {
+		t := taken{d, d.requests.Swap(0), d.errors.Swap(0)}
+		if t.requests == 0 && t.errors == 0 {
+			if d != today {
+				delete(s.days, name) // a past day with nothing since the last flush
+			}
+			continue
+		}
+		batch = append(batch, t)
+	}
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		for day, c := range batch {
-			if err := tx.AddSLOCounts(ctx, sqldb.AddSLOCountsParams{Day: day, Requests: c.requests, Errors: c.errors}); err != nil {
+		for _, t := range batch {
+			if err := tx.AddSLOCounts(ctx, sqldb.AddSLOCountsParams{Day: t.d.name, Requests: t.requests, Errors: t.errors}); err != nil {
 				return err
 			}
 		}
@@ -133,11 +153,10 @@ func (s *SLOCounter) Flush(ctx context.Context) error {
 	})
 	if err != nil {
 		s.mu.Lock()
-		for day, c := range batch {
-			p := s.pending[day]
-			p.requests += c.requests
-			p.errors += c.errors
-			s.pending[day] = p
+		for _, t := range batch {
+			t.d.requests.Add(t.requests)
+			t.d.errors.Add(t.errors)
+			s.days[t.d.name] = t.d
 		}
 		s.mu.Unlock()
 	}

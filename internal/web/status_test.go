@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,5 +183,40 @@ func TestEngagementCharts(t *testing.T) {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("activity page lacks %q", want)
 		}
+	}
+}
+
+// Counts taken while flushes run are all written, once.
+func TestSLOCounterConcurrent(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	c := web.NewSLOCounter(db, nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				c.Count(200 + 300*(i%2)) // every other one a 500
+			}
+		})
+	}
+	for range 5 {
+		if err := c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Q().SLODaysSince(ctx, "2000-01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req, errs int64
+	for _, r := range rows {
+		req, errs = req+r.Requests, errs+r.Errors
+	}
+	if req != 2000 || errs != 1000 {
+		t.Fatalf("written %d requests, %d errors; want 2000 and 1000", req, errs)
 	}
 }
