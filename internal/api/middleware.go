@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/logging"
 )
 
 // withRequestID gives every request an id (the client's X-Request-Id when it
@@ -23,32 +22,14 @@ import (
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if !saneRequestID(id) {
-			id = newRequestID()
+		if !logging.SaneRequestID(id) {
+			id = logging.NewRequestID() // the id logging.Middleware would draw: cheap, unique across processes
 		}
-		w.Header().Set("X-Request-Id", id)
+		if h := w.Header(); len(h["X-Request-Id"]) != 1 || h["X-Request-Id"][0] != id { // set already by logging.Middleware
+			h.Set("X-Request-Id", id)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequest, &request{id: id})))
 	})
-}
-
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	var x [16]byte
-	hex.Encode(x[:], b[:])
-	return string(x[:])
-}
-
-func saneRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func requestIDOf(ctx context.Context) string {

@@ -60,12 +60,17 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 // middleware, with one copy of the request (r.WithContext) instead of two.
 func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(HeaderRequestID)
-		if !saneRequestID(id) {
-			id = newRequestID()
-			r.Header.Set(HeaderRequestID, id) // inner layers that read the header agree
+		ids := r.Header[HeaderRequestID]
+		var id string
+		if len(ids) > 0 {
+			id = ids[0]
 		}
-		w.Header().Set(HeaderRequestID, id)
+		if !SaneRequestID(id) {
+			id = NewRequestID()
+			ids = []string{id}
+			r.Header[HeaderRequestID] = ids // inner layers that read the header agree
+		}
+		w.Header()[HeaderRequestID] = ids[:1:1]                    // one slice for both, never appended to
 		st := &served{Request: Request{ID: id, Start: time.Now()}} // one allocation for both
 		rec, rw := &st.Request, &st.rw
 		rw.ResponseWriter, rw.rec = w, rec
@@ -159,7 +164,9 @@ func SetRoute(ctx context.Context, pattern string) {
 	}
 }
 
-func saneRequestID(id string) bool {
+// SaneRequestID reports whether a caller's X-Request-Id can be kept: 1-64
+// letters, digits, dashes, underscores or dots.
+func SaneRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}
@@ -189,7 +196,8 @@ func init() {
 	requestIDSeq.Store(binary.BigEndian.Uint64(s[:]) >> 16) // a random start: restarts do not reuse the ids in a row
 }
 
-func newRequestID() string {
+// NewRequestID returns a new request id (see above).
+func NewRequestID() string {
 	const digits = "0123456789abcdef"
 	var b [24]byte
 	copy(b[:12], requestIDPrefix[:])
