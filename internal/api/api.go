@@ -214,8 +214,14 @@ type request struct {
 }
 
 func requestOf(ctx context.Context) *request {
-	r, _ := ctx.Value(keyRequest).(*request)
-	return r
+	if r, ok := ctx.Value(keyRequest).(*request); ok {
+		return r
+	}
+	if rec := logging.RequestOf(ctx); rec != nil {
+		r, _ := rec.Inner.(*request)
+		return r
+	}
+	return nil
 }
 
 func operationOf(ctx context.Context) *huma.Operation {

@@ -28,6 +28,11 @@ func withRequestID(next http.Handler) http.Handler {
 		if h := w.Header(); len(h["X-Request-Id"]) != 1 || h["X-Request-Id"][0] != id { // set already by logging.Middleware
 			h.Set("X-Request-Id", id)
 		}
+		if rec := logging.RequestOf(r.Context()); rec != nil && rec.ID == id && rec.Inner == nil {
+			rec.Inner = &request{id: id} // requestOf finds it there: no context layer of our own
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequest, &request{id: id})))
 	})
 }

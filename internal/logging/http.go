@@ -31,6 +31,10 @@ type Request struct {
 	// from Start (the access log then reads the clock once less); 0: not
 	// measured.
 	Elapsed time.Duration
+	// Inner is a slot for a layer inside that keeps a per-request record of
+	// its own (the API's), so that it needs no context layer, and no copy
+	// of the request, for it.
+	Inner any
 }
 
 type requestKey struct{}
