@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus/redistest"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/store"
@@ -127,18 +124,8 @@ func TestBalanceCacheAcrossProcessesOverRedis(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		prefix := redistest.Prefix(t, redistest.Client(t), "acctcache")
-		newProcess := func() *economy.Service {
-			client := redis.NewClient(opt)
-			t.Cleanup(func() { client.Close() })
-			rb := redisbus.New(client, redisbus.Options{Prefix: prefix})
-			t.Cleanup(func() { rb.Close() })
-			s := economy.NewService(db, rb, economy.Options{AccountTTL: time.Hour})
-			if err := s.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		writer, reader := newProcess(), newProcess()
+		o := economy.Options{AccountTTL: time.Hour}
+		writer, reader := redisProcess(t, ctx, db, opt, prefix, o), redisProcess(t, ctx, db, opt, prefix, o)
 		mustEnsure(t, writer, alice)
 		mustEnsure(t, writer, bob)
 		if a := mustBalance(t, reader, bob.ID); a.Balance != 100 {

@@ -24,19 +24,9 @@ func TestConfigChangeReachesOtherProcessesOverRedis(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		prefix := redistest.Prefix(t, redistest.Client(t), "econtest")
-		newProcess := func() *economy.Service {
-			client := redis.NewClient(opt)
-			t.Cleanup(func() { client.Close() })
-			rb := redisbus.New(client, redisbus.Options{Prefix: prefix})
-			t.Cleanup(func() { rb.Close() })
-			// A long TTL: only the notification can refresh the cache in time.
-			s := economy.NewService(db, rb, economy.Options{ConfigTTL: time.Hour})
-			if err := s.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		writer, reader := newProcess(), newProcess()
+		// A long TTL: only the notification can refresh the cache in time.
+		o := economy.Options{ConfigTTL: time.Hour}
+		writer, reader := redisProcess(t, ctx, db, opt, prefix, o), redisProcess(t, ctx, db, opt, prefix, o)
 		const guild = 77
 		if cfg, err := reader.Config(ctx, guild); err != nil || cfg.DailyAmount != 10 {
 			t.Fatalf("reader config %+v, err %v", cfg, err)
@@ -61,4 +51,19 @@ func TestConfigChangeReachesOtherProcessesOverRedis(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// redisProcess is an economy service standing for a process of its own: its
+// own Redis client and bus (under prefix), started until ctx ends.
+func redisProcess(t *testing.T, ctx context.Context, db *store.DB, opt *redis.Options, prefix string, o economy.Options) *economy.Service {
+	t.Helper()
+	client := redis.NewClient(opt)
+	t.Cleanup(func() { client.Close() })
+	rb := redisbus.New(client, redisbus.Options{Prefix: prefix})
+	t.Cleanup(func() { rb.Close() })
+	s := economy.NewService(db, rb, o)
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
