@@ -31,6 +31,7 @@ const economyMetricsTTL = 30 * time.Second
 func (a *App) setupTracing(ctx context.Context) error {
 	t, err := telemetry.Setup(ctx, telemetry.Options{
 		Getenv: os.Getenv, ServiceName: "smarterdev", ServiceVersion: version, Role: string(a.role),
+		TracesPerSecond: a.cfg.TracesPerSecond,
 	})
 	if err != nil {
 		return err
@@ -97,18 +98,18 @@ func (a *App) instrument(h http.Handler) http.Handler {
 		slo = web.NewSLOCounter(a.db, nil)
 		a.Go("slo counts", slo.Run)
 	}
-	return InstrumentHTTP(h, a.log, slo)
+	return InstrumentHTTP(h, a.log, slo, telemetry.Enabled())
 }
 
 // InstrumentHTTP is the observability the server wraps around its routes,
-// outermost first: a server span (when tracing is on), the request id and
-// access log (on log, component "http"), Prometheus metrics, then the SLO
-// counter (when slo is not nil). tools/benchapi measures its cost with it.
-func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter) http.Handler {
+// outermost first: a server span (when traced: tracing is on), the request
+// id and access log (on log, component "http"), Prometheus metrics, then the
+// SLO counter (when slo is not nil). tools/benchapi measures its cost with it.
+func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter, traced bool) http.Handler {
 	if slo != nil {
 		h = slo.Middleware(h)
 	}
-	if telemetry.Enabled() {
+	if traced {
 		// telemetry.HTTPServer around logging.Middleware, in one layer.
 		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.StartServerSpan, metrics.HTTP(h))
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	LogFormat       string // "json" or "text"
 	ShutdownGrace   time.Duration
 	MetricsPerGuild bool // label metrics by guild; off by default to bound cardinality
+	// TracesPerSecond caps the new traces a process records each second
+	// when tracing is on (see internal/telemetry); 0: no cap.
+	TracesPerSecond int
 
 	Alerts Alerts
 	// BackupMaxAge: the built-in BackupTooOld alert fires when the last
@@ -103,6 +106,7 @@ const (
 	EnvAlertRepeat         = "SMARTERDEV_ALERT_REPEAT"
 	EnvAlertMuteUntil      = "SMARTERDEV_ALERT_MUTE_UNTIL"
 	EnvBackupMaxAge        = "SMARTERDEV_BACKUP_MAX_AGE"
+	EnvTracesPerSecond     = "SMARTERDEV_TRACES_PER_SECOND"
 )
 
 // Defaults.
@@ -112,6 +116,13 @@ const (
 	DefaultDatabaseMaxConns = 16
 	DefaultShutdownGrace    = 15 * time.Second
 	DefaultBackupMaxAge     = 26 * time.Hour // a daily backup, with two hours of slack
+	// DefaultTracesPerSecond caps the new traces a process records each
+	// second. A sampling ratio alone makes tracing's cost grow with the load:
+	// 10 % of a burst of 30,000 requests a second is 3,000 traces a second to
+	// record, batch and export on the cores serving the burst, more than most
+	// trace backends take. At a community's usual load (tens of requests a
+	// second) the cap is never reached and the ratio decides.
+	DefaultTracesPerSecond = 100
 )
 
 // Load reads and validates the configuration. getenv is os.Getenv in
@@ -152,6 +163,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.LogFormat = r.oneOf(EnvLogFormat, defaultFormat, "json", "text")
 	c.ShutdownGrace = r.durationRange(EnvShutdownGrace, DefaultShutdownGrace, time.Second, 10*time.Minute)
 	c.MetricsPerGuild = r.bool(EnvMetricsPerGuild)
+	c.TracesPerSecond = r.intRange(EnvTracesPerSecond, DefaultTracesPerSecond, 0, 1_000_000)
 
 	c.Alerts.DiscordWebhook = r.secret(EnvAlertDiscordWebhook, "", checkWebhookURL)
 	c.Alerts.SlackWebhook = r.secret(EnvAlertSlackWebhook, "", checkWebhookURL)

@@ -125,6 +125,11 @@ func TestVariables(t *testing.T) {
 		{name: "dev mode bad", env: map[string]string{EnvDevMode: "yes please"}, wantErr: `SMARTERDEV_DEV_MODE="yes please": want true or false`},
 		{name: "metrics per guild", env: map[string]string{EnvMetricsPerGuild: "true"}, check: func(c Config) bool { return c.MetricsPerGuild }},
 		{name: "metrics per guild bad", env: map[string]string{EnvMetricsPerGuild: "maybe"}, wantErr: `SMARTERDEV_METRICS_PER_GUILD="maybe": want true or false`},
+		{name: "traces per second default", env: map[string]string{}, check: func(c Config) bool { return c.TracesPerSecond == 100 }},
+		{name: "traces per second", env: map[string]string{EnvTracesPerSecond: "20"}, check: func(c Config) bool { return c.TracesPerSecond == 20 }},
+		{name: "traces per second no cap", env: map[string]string{EnvTracesPerSecond: "0"}, check: func(c Config) bool { return c.TracesPerSecond == 0 }},
+		{name: "traces per second bad", env: map[string]string{EnvTracesPerSecond: "lots"}, wantErr: `SMARTERDEV_TRACES_PER_SECOND="lots": want a whole number from 0 to 1000000, e.g. 100`},
+		{name: "traces per second negative", env: map[string]string{EnvTracesPerSecond: "-1"}, wantErr: `SMARTERDEV_TRACES_PER_SECOND="-1"`},
 		// SMARTERDEV_LOG_LEVEL, SMARTERDEV_LOG_FORMAT
 		{name: "log level", env: map[string]string{EnvLogLevel: "DEBUG"}, check: func(c Config) bool { return c.LogLevel == slog.LevelDebug }},
 		{name: "log level warn", env: map[string]string{EnvLogLevel: "warn"}, check: func(c Config) bool { return c.LogLevel == slog.LevelWarn }},

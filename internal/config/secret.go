@@ -91,6 +91,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.String("shutdown_grace", c.ShutdownGrace.String()),
 		slog.Bool("metrics_per_guild", c.MetricsPerGuild),
+		slog.Int("traces_per_second", c.TracesPerSecond),
 		slog.String("backup_max_age", c.BackupMaxAge.String()),
 	)
 }

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -22,16 +23,40 @@ import (
 // trace id, decides the same.
 
 // head is the sampler of the installed provider when NewProvider made it.
-var head atomic.Pointer[sdktrace.Sampler]
+var head atomic.Pointer[headSampler]
 
 // samplers maps NewProvider's providers to their samplers, for Install.
-var samplers sync.Map // *sdktrace.TracerProvider -> sdktrace.Sampler
+var samplers sync.Map // *sdktrace.TracerProvider -> *headSampler
+
+// headSampler is a provider's sampler and, when it samples new traces with
+// sdktrace.TraceIDRatioBased (the default), that sampler's bound: a new
+// trace whose id is past it is dropped without asking the sampler (its
+// parameters and result are large structs; asking cost the unsampled
+// request more than the rest of its tracing). The rule is the SDK's own:
+// TestHeadSamplingAgreesWithTheSDK fails if they part.
+type headSampler struct {
+	sampler   sdktrace.Sampler
+	ratioed   bool
+	rootBound uint64
+}
+
+func newHeadSampler(s sdktrace.Sampler, ratio float64) *headSampler {
+	h := &headSampler{sampler: s}
+	if ratio >= 0 && ratio < 1 {
+		h.ratioed, h.rootBound = true, uint64(ratio*(1<<63))
+	}
+	return h
+}
+
+// dropsRoot reports whether the ratio alone drops a new trace of id tid.
+func (h *headSampler) dropsRoot(tid trace.TraceID) bool {
+	return h.ratioed && binary.BigEndian.Uint64(tid[8:16])>>1 >= h.rootBound
+}
 
 func installHead(tp trace.TracerProvider) {
 	if p, ok := tp.(*sdktrace.TracerProvider); ok {
 		if s, ok := samplers.Load(p); ok {
-			sm := s.(sdktrace.Sampler)
-			head.Store(&sm)
+			head.Store(s.(*headSampler))
 			return
 		}
 	}
@@ -84,16 +109,25 @@ func putUint64(b []byte, v uint64) {
 // the installed provider is not NewProvider's: the caller starts the span
 // with the SDK as usual.
 func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ context.Context, sampled, ok bool) {
-	sp := head.Load()
-	if sp == nil {
+	hs := head.Load()
+	if hs == nil {
 		return ctx, false, false
 	}
 	parent := trace.SpanContextFromContext(ctx)
-	tid := parent.TraceID()
 	if !parent.IsValid() {
-		tid = newTraceID()
+		tid := newTraceID()
+		if hs.dropsRoot(tid) {
+			sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID()})
+			return trace.ContextWithSpanContext(ctx, sc), false, true
+		}
+		return headAsk(ctx, hs, parent, tid, name, kind)
 	}
-	res := (*sp).ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
+	return headAsk(ctx, hs, parent, parent.TraceID(), name, kind)
+}
+
+// headAsk is headSample's decision by the sampler itself.
+func headAsk(ctx context.Context, hs *headSampler, parent trace.SpanContext, tid trace.TraceID, name string, kind trace.SpanKind) (_ context.Context, sampled, ok bool) {
+	res := hs.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
 	if res.Decision == sdktrace.Drop {
 		sc := trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: tid, SpanID: newSpanID(), TraceFlags: parent.TraceFlags().WithSampled(false), TraceState: res.Tracestate,

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -16,8 +17,13 @@ import (
 // context each handler saw and the spans exported.
 func serveTraced(t *testing.T, env map[string]string, n int, h http.Header) ([]trace.SpanContext, tracetest.SpanStubs) {
 	t.Helper()
+	return serveTracedWith(t, Options{Getenv: func(k string) string { return env[k] }}, n, h)
+}
+
+func serveTracedWith(t *testing.T, o Options, n int, h http.Header) ([]trace.SpanContext, tracetest.SpanStubs) {
+	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
-	tp := NewProvider(exp, Options{Getenv: func(k string) string { return env[k] }})
+	tp := NewProvider(exp, o)
 	Install(tp)
 	t.Cleanup(Uninstall)
 	var seen []trace.SpanContext
@@ -100,5 +106,24 @@ func TestHeadSamplingAlwaysOffAndOn(t *testing.T) {
 	_, spans = serveTraced(t, map[string]string{"OTEL_TRACES_SAMPLER": "always_on"}, 20, nil)
 	if len(spans) != 20 {
 		t.Fatalf("always_on: %d spans of 20", len(spans))
+	}
+}
+
+// The head's shortcut for ratio samplers drops a new trace exactly when the
+// SDK's TraceIDRatioBased would, at any ratio.
+func TestHeadShortcutIsTheRatioRule(t *testing.T) {
+	for _, ratio := range []float64{0, 0.001, 0.1, 0.5, 0.999} {
+		sdk := sdktrace.TraceIDRatioBased(ratio)
+		hs := newHeadSampler(sdk, ratio)
+		for range 20000 {
+			tid := newTraceID()
+			drop := sdk.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid}).Decision == sdktrace.Drop
+			if hs.dropsRoot(tid) != drop {
+				t.Fatalf("ratio %g, trace %s: shortcut drops %v, the SDK %v", ratio, tid, hs.dropsRoot(tid), drop)
+			}
+		}
+	}
+	if newHeadSampler(sdktrace.AlwaysSample(), -1).dropsRoot(newTraceID()) || newHeadSampler(sdktrace.AlwaysSample(), 1).dropsRoot(newTraceID()) {
+		t.Fatal("no ratio, or ratio 1: the shortcut must never drop")
 	}
 }

@@ -53,6 +53,10 @@ type Options struct {
 	ServiceName    string              // default "smarterdev"
 	ServiceVersion string
 	Role           string
+	// TracesPerSecond caps the new traces recorded each second, whatever
+	// the sampler (capped.go); 0: no cap. The server passes
+	// SMARTERDEV_TRACES_PER_SECOND (config.DefaultTracesPerSecond).
+	TracesPerSecond int
 }
 
 // Tracing is the installed tracing; Shutdown flushes and stops it.
@@ -118,14 +122,15 @@ func NewProvider(exp sdktrace.SpanExporter, o Options) *sdktrace.TracerProvider 
 	if err != nil {
 		res = resource.Default()
 	}
-	sampler := Sampler(getenv)
+	base, ratio := samplerOf(getenv)
+	sampler := capSampler(base, float64(o.TracesPerSecond))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(newBatcher(exp, 5*time.Second)), // as WithBatcher, without a wake-up per span (batch.go)
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 		sdktrace.WithIDGenerator(idGenerator{}), // head.go
 	)
-	samplers.Store(tp, sampler)
+	samplers.Store(tp, newHeadSampler(sampler, ratio))
 	return tp
 }
 
@@ -144,6 +149,13 @@ const DefaultSampleRatio = 0.1
 // DefaultSampleRatio: a trace started elsewhere (traceparent) follows its
 // caller's decision, a new one is recorded with that probability.
 func Sampler(getenv func(string) string) sdktrace.Sampler {
+	s, _ := samplerOf(getenv)
+	return s
+}
+
+// samplerOf is Sampler, and the ratio of its TraceIDRatioBased sampler of
+// new traces when it has one (else -1), for head.go's shortcut.
+func samplerOf(getenv func(string) string) (sdktrace.Sampler, float64) {
 	arg := strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER_ARG"))
 	ratio := func(def float64) float64 {
 		if r, err := strconv.ParseFloat(arg, 64); err == nil && r >= 0 && r <= 1 {
@@ -153,19 +165,22 @@ func Sampler(getenv func(string) string) sdktrace.Sampler {
 	}
 	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER"))) {
 	case "always_on":
-		return sdktrace.AlwaysSample()
+		return sdktrace.AlwaysSample(), -1
 	case "always_off":
-		return sdktrace.NeverSample()
+		return sdktrace.NeverSample(), -1
 	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(ratio(1))
+		r := ratio(1)
+		return sdktrace.TraceIDRatioBased(r), r
 	case "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample())
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), -1
 	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample())
+		return sdktrace.ParentBased(sdktrace.NeverSample()), -1
 	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio(1)))
+		r := ratio(1)
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), r
 	}
-	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio(DefaultSampleRatio)))
+	r := ratio(DefaultSampleRatio)
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), r
 }
 
 // Install makes tp the process's tracer provider (tests install one with an
