@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -32,6 +34,9 @@ type accessLine struct {
 	duration time.Duration
 	bytes    int64
 	remote   string
+	// id is the request's id when the caller knows it (Middleware's
+	// record), saving two context lookups; else it is read from the context.
+	id string
 }
 
 // record is the line as a slog record, handed to the handler as LogAttrs
@@ -54,8 +59,24 @@ func (l *accessLine) record() slog.Record {
 // slog handler writes to (with the same lock) and the JSON of the
 // attributes added with WithAttrs, already masked.
 type fastJSON struct {
-	w   *lockedWriter
+	w   io.Writer
 	pre []byte // `,"component":"http"`...
+}
+
+// lineWriter is w for the slog handler and fastJSON, which both write a
+// whole line in one Write: as it is when w takes concurrent Writes whole (a
+// file, stdout: the os.File locks each Write; io.Discard), else behind a
+// lock. A lock of ours taken by every request of a busy server costs it the
+// cache line moving between cores on every line.
+func lineWriter(w io.Writer) io.Writer {
+	switch w.(type) {
+	case *os.File:
+		return w
+	}
+	if w == io.Discard {
+		return w
+	}
+	return &lockedWriter{w: w}
 }
 
 // lockedWriter serialises the writes of the slog handler and of fastJSON.
@@ -82,8 +103,18 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	if _, ok := ctx.Value(fieldsKey{}).([]slog.Attr); ok {
 		return false
 	}
-	id := RequestID(ctx)
-	for _, s := range [...]string{l.method, l.route, l.remote, id} {
+	id := l.id
+	if id == "" {
+		id = RequestID(ctx)
+	}
+	// What could need escaping or hold a secret goes through slog. A
+	// standard method is neither, and the route is a pattern of the code:
+	// it is only checked for escapes.
+	check := [...]string{l.method, l.remote, id}
+	if standardMethod(l.method) {
+		check[0] = ""
+	}
+	for _, s := range check {
 		if !plainJSON(s) {
 			return false
 		}
@@ -91,13 +122,16 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 			return false
 		}
 	}
+	if !plainJSON(l.route) {
+		return false
+	}
 	if u := l.time.Unix(); u < -62135596800 || u >= 253402300800 { // years 1-9999 (slog flags others)
 		return false
 	}
 	bp := accessBufs.Get().(*[]byte)
 	b := (*bp)[:0]
 	b = append(b, `{"time":"`...)
-	b = l.time.Round(0).AppendFormat(b, time.RFC3339Nano)
+	b = appendTime(b, l.time)
 	b = append(b, `","level":"`...)
 	b = append(b, l.level.String()...)
 	b = append(b, `","msg":"http request"`...)
@@ -137,6 +171,42 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	return true
 }
 
+// appendTime appends t as AppendFormat(time.RFC3339Nano) does, which is how
+// slog's JSON handler writes a record's time; the date, clock and zone are
+// formatted once a second, the fraction for each line.
+func appendTime(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	c := timeCache.Load()
+	if c == nil || c.sec != sec || c.loc != loc {
+		c = &formattedSecond{sec: sec, loc: loc,
+			head: t.AppendFormat(nil, "2006-01-02T15:04:05"), zone: t.AppendFormat(nil, "Z07:00")}
+		timeCache.Store(c)
+	}
+	b = append(b, c.head...)
+	if ns := t.Nanosecond(); ns != 0 { // nine digits, trailing zeros dropped
+		var d [10]byte
+		d[0] = '.'
+		for i := 9; i >= 1; i-- {
+			d[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(d)
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return append(b, c.zone...)
+}
+
+type formattedSecond struct {
+	sec        int64
+	loc        *time.Location
+	head, zone []byte
+}
+
+var timeCache atomic.Pointer[formattedSecond]
+
 // appendMillis appends d in milliseconds with microsecond precision, as
 // slog's JSON handler writes float64(d.Microseconds())/1000 (encoding/json's
 // format, which for these values is strconv's shortest 'f').
@@ -147,6 +217,14 @@ func appendMillis(b []byte, d time.Duration) []byte {
 		return append(b, j...)
 	}
 	return strconv.AppendFloat(b, ms, 'f', -1, 64)
+}
+
+func standardMethod(m string) bool {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return true
+	}
+	return false
 }
 
 // plainJSON reports whether s is written in JSON as it is: printable ASCII

@@ -3,7 +3,11 @@ package logging
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,5 +85,71 @@ func TestAccessLineAsSlog(t *testing.T) {
 				t.Errorf("direct:\n%s\nslog:\n%s", direct.String(), viaSlog.String())
 			}
 		})
+	}
+}
+
+// Lines written at once by the access log's direct writer and by slog to a
+// file, which they share without a lock of ours, come out whole.
+func TestLinesWholeOnAFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	log := New(f, Options{})
+	h := log.Handler().(*Handler)
+	const each = 500
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range each {
+				if g%2 == 0 {
+					l := accessLine{time: time.Now(), level: slog.LevelInfo, method: "GET", route: "/x/{id}", status: 200,
+						duration: time.Millisecond, bytes: int64(i), remote: "127.0.0.1:1"}
+					if !h.writeAccess(context.Background(), &l) {
+						t.Error("not written directly")
+						return
+					}
+				} else {
+					log.Info("something happened", "i", i, "pad", strings.Repeat("x", 300))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 4*each {
+		t.Fatalf("%d lines, want %d", len(lines), 4*each)
+	}
+	for _, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("a broken line %q: %v", l, err)
+		}
+	}
+}
+
+// appendTime writes what time.RFC3339Nano does, in any zone, at any
+// fraction, across seconds and zones in turn (its cache is per second and
+// zone).
+func TestAppendTimeAsRFC3339Nano(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800), time.FixedZone("y", -8*3600), time.Local}
+	base := time.Date(2026, 11, 22, 23, 59, 58, 0, time.UTC)
+	for i := range 5000 {
+		tm := base.Add(time.Duration(i) * 1234567 * time.Nanosecond).In(zones[i%len(zones)])
+		for _, ns := range []int{0, 1, 10, 120000000, 999999999, tm.Nanosecond()} {
+			tt := time.Date(tm.Year(), tm.Month(), tm.Day(), tm.Hour(), tm.Minute(), tm.Second(), ns, tm.Location())
+			if got, want := string(appendTime(nil, tt)), tt.Format(time.RFC3339Nano); got != want {
+				t.Fatalf("appendTime = %s, want %s", got, want)
+			}
+		}
+	}
+	mono := time.Now() // with a monotonic reading, as the middleware's times have
+	if got, want := string(appendTime(nil, mono)), mono.Round(0).Format(time.RFC3339Nano); got != want {
+		t.Fatalf("appendTime = %s, want %s", got, want)
 	}
 }

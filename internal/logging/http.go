@@ -2,15 +2,12 @@ package logging
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -118,13 +115,17 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 			if !lh.Enabled(ctx, level) {
 				return
 			}
-			now := time.Now()
+			// The end as metrics.HTTP measured it, when it did: one clock read less.
 			elapsed := rec.Elapsed
-			if elapsed == 0 {
+			var now time.Time
+			if elapsed != 0 {
+				now = rec.Start.Add(elapsed)
+			} else {
+				now = time.Now()
 				elapsed = now.Sub(rec.Start)
 			}
 			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
-				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr}
+				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, id: rec.ID}
 			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
 				return
 			}
@@ -183,32 +184,23 @@ func SaneRequestID(id string) bool {
 	return true
 }
 
-// Request ids are a random prefix drawn once per process and a counter:
-// unique across processes (48 random bits) and cheap, where a crypto/rand read
-// per request was not. 24 hex digits, as before.
-var (
-	requestIDPrefix [12]byte // hex of 6 random bytes
-	requestIDSeq    atomic.Uint64
-)
-
-func init() {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	hex.Encode(requestIDPrefix[:], b[:])
-	var s [8]byte
-	_, _ = rand.Read(s[:])
-	requestIDSeq.Store(binary.BigEndian.Uint64(s[:]) >> 16) // a random start: restarts do not reuse the ids in a row
-}
-
-// NewRequestID returns a new request id (see above).
+// NewRequestID returns a new request id: 96 random bits in 24 hex digits,
+// from math/rand/v2's generator, which each thread keeps for itself. A
+// crypto/rand read per request was slow, and a shared counter (the previous
+// scheme) moved its cache line between cores on every request. Ids identify
+// requests in logs, they guard nothing: they need not be secret, and 96 bits
+// do not collide in practice.
 func NewRequestID() string {
 	const digits = "0123456789abcdef"
 	var b [24]byte
-	copy(b[:12], requestIDPrefix[:])
-	n := requestIDSeq.Add(1)
-	for i := 23; i >= 12; i-- {
-		b[i] = digits[n&0xf]
-		n >>= 4
+	hi, lo := rand.Uint64(), rand.Uint32()
+	for i := 0; i < 16; i++ {
+		b[i] = digits[hi>>60]
+		hi <<= 4
+	}
+	for i := 16; i < 24; i++ {
+		b[i] = digits[lo>>28]
+		lo <<= 4
 	}
 	return string(b[:])
 }

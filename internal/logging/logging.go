@@ -52,7 +52,7 @@ func New(w io.Writer, o Options) *slog.Logger {
 	if o.Format == "text" {
 		return slog.New(&Handler{inner: slog.NewTextHandler(w, hopts), level: lv, redact: true, secrets: secrets})
 	}
-	lw := &lockedWriter{w: w} // shared with the access log's direct writer
+	lw := lineWriter(w) // shared with the access log's direct writer
 	return slog.New(&Handler{inner: slog.NewJSONHandler(lw, hopts), level: lv, redact: true, secrets: secrets,
 		fast: &fastJSON{w: lw}})
 }

@@ -112,3 +112,19 @@ func TestPanicIsA500WithALogLine(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, b.String())
 	}
 }
+
+// Request ids are 24 hex digits that a caller's header check accepts, and
+// they do not repeat.
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100_000 {
+		id := NewRequestID()
+		if len(id) != 24 || strings.Trim(id, "0123456789abcdef") != "" || !SaneRequestID(id) {
+			t.Fatalf("request id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q drawn twice", id)
+		}
+		seen[id] = true
+	}
+}

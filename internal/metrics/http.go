@@ -18,14 +18,14 @@ import (
 // Label handles are looked up once per route, method and status.
 func HTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		HTTPInFlight.Inc()
+		httpInFlight.n.Add(1)
 		rec := logging.RequestOf(r.Context())
 		var start time.Time
 		if rec == nil || rec.Start.IsZero() {
 			start = time.Now()
 		}
 		defer func() {
-			HTTPInFlight.Dec()
+			httpInFlight.n.Add(-1)
 			if rec == nil {
 				return
 			}

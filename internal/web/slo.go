@@ -30,8 +30,9 @@ const (
 // files are not counted. Counting is two atomic adds on the day's counters
 // (a lock and a map per request cost the API more than its metrics did).
 type SLOCounter struct {
-	db  *store.DB
-	now func() time.Time
+	db        *store.DB
+	now       func() time.Time
+	realClock bool // now is time.Now
 
 	mu    sync.Mutex
 	days  map[string]*sloDay // days with counts, flushed or not
@@ -39,11 +40,16 @@ type SLOCounter struct {
 }
 
 // sloDay is a UTC day: its name, the instants it covers, [start, end), and
-// its counts not yet written.
+// its counts not yet written. The counts, which every request adds to, are
+// on a cache line of their own: on the line of start and end, which every
+// request reads, they made each read wait for the line to come back from
+// the core that last counted.
 type sloDay struct {
 	name             string
 	start, end       time.Time
+	_                [64]byte
 	requests, errors atomic.Int64
+	_                [48]byte
 }
 
 // day returns t's UTC day, made once a day rather than per request.
@@ -69,15 +75,19 @@ func (s *SLOCounter) day(t time.Time) *sloDay {
 
 // NewSLOCounter returns a counter writing to db; now defaults to time.Now.
 func NewSLOCounter(db *store.DB, now func() time.Time) *SLOCounter {
-	if now == nil {
+	real := now == nil
+	if real {
 		now = time.Now
 	}
-	return &SLOCounter{db: db, now: now, days: map[string]*sloDay{}}
+	return &SLOCounter{db: db, now: now, realClock: real, days: map[string]*sloDay{}}
 }
 
 // Count records one answered request with its status.
-func (s *SLOCounter) Count(status int) {
-	d := s.day(s.now())
+func (s *SLOCounter) Count(status int) { s.countAt(status, s.now()) }
+
+// countAt records a request of the UTC day of t.
+func (s *SLOCounter) countAt(status int, t time.Time) {
+	d := s.day(t)
 	d.requests.Add(1)
 	if status >= 500 {
 		d.errors.Add(1)
@@ -96,8 +106,10 @@ func counted(path string) bool {
 }
 
 // Middleware counts each request once it is answered. It reads the status
-// from the request record of logging.Middleware, which must wrap it; a
-// panic that escapes counts as a server error.
+// from the request record of logging.Middleware, which must wrap it, and,
+// on the real clock, the request's start from it too (the day it started,
+// without reading the clock again); a panic that escapes counts as a server
+// error.
 func (s *SLOCounter) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !counted(r.URL.Path) {
@@ -110,10 +122,15 @@ func (s *SLOCounter) Middleware(next http.Handler) http.Handler {
 				panic(v)
 			}
 			status := http.StatusOK
-			if rec := logging.RequestOf(r.Context()); rec != nil && rec.Status != 0 {
+			rec := logging.RequestOf(r.Context())
+			if rec != nil && rec.Status != 0 {
 				status = rec.Status
 			}
-			s.Count(status)
+			if rec == nil || rec.Start.IsZero() || !s.realClock {
+				s.Count(status)
+				return
+			}
+			s.countAt(status, rec.Start)
 		}()
 		next.ServeHTTP(w, r)
 	})
