@@ -12,6 +12,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/app"
+	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/telemetry"
@@ -23,7 +24,8 @@ import (
 // BenchmarkInstrumentation is `-instr both` without the network: GET balance
 // through the handler benchapi serves (SQLite), with the instrumentation off,
 // on without tracing (logs and metrics: production without an OTLP
-// endpoint), on with the production sampler (traced-default: 10 % of
+// endpoint), on with the production sampler (traced-default: 10 % of new
+// traces, at most 100 a second), with the ratio alone (traced-10pct: 10 % of
 // requests) and on with every request traced (traced-all), so that its cost
 // per request is measured in process. With -cpu 1 the span processor's and
 // the GC's work counts too.
@@ -33,11 +35,16 @@ func BenchmarkInstrumentation(b *testing.B) {
 	const accounts = 1000
 	handlers := map[string]http.Handler{}
 	var token string
-	modes := []string{"off", "logs-metrics", "traced-default", "traced-all"}
-	samplers := map[string]string{"traced-default": "", "traced-all": "always_on"}
+	modes := []string{"off", "logs-metrics", "traced-default", "traced-10pct", "traced-all"}
+	samplers := map[string]string{"traced-default": "", "traced-10pct": "", "traced-all": "always_on"}
 	providers := map[string]*sdktrace.TracerProvider{}
 	for mode, sampler := range samplers {
+		perSecond := 0
+		if mode == "traced-default" {
+			perSecond = config.DefaultTracesPerSecond
+		}
 		tp := telemetry.NewProvider(&countingExporter{}, telemetry.Options{ServiceVersion: "bench", Role: "web",
+			TracesPerSecond: perSecond,
 			Getenv: func(k string) string {
 				if k == "OTEL_TRACES_SAMPLER" {
 					return sampler
@@ -105,8 +112,21 @@ func BenchmarkInstrumentation(b *testing.B) {
 // BenchmarkInstrumentationMiddleware is the cost of app.InstrumentHTTP alone,
 // around a handler that writes a small JSON body through a ServeMux: bare,
 // logs and metrics (production without an OTLP endpoint), and tracing with
-// no request sampled, with the default sampler (10 %) and with every one.
+// no request sampled, with the default sampler (10 % of new traces, at most
+// 100 a second), with the ratio alone (10 %) and with every one.
 func BenchmarkInstrumentationMiddleware(b *testing.B) {
+	benchMiddleware(b, false)
+}
+
+// BenchmarkInstrumentationMiddlewareParallel is the same with requests on
+// every core at once (-cpu 2), as a busy server has them: what every
+// request writes to memory shared with the other cores (a metric's counts,
+// a lock) costs the cache line's trip between them.
+func BenchmarkInstrumentationMiddlewareParallel(b *testing.B) {
+	benchMiddleware(b, true)
+}
+
+func benchMiddleware(b *testing.B, parallel bool) {
 	log := logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo, Secrets: []string{
 		"MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789ABCD",
 		"q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6",
@@ -119,7 +139,7 @@ func BenchmarkInstrumentationMiddleware(b *testing.B) {
 	})
 	inner := logging.CaptureRoute(mux)
 	slo := web.NewSLOCounter(nil, nil)
-	for _, mode := range []string{"bare", "logs-metrics", "traced-unsampled", "traced-default", "traced-all"} {
+	for _, mode := range []string{"bare", "logs-metrics", "traced-unsampled", "traced-default", "traced-10pct", "traced-all"} {
 		b.Run(mode, func(b *testing.B) {
 			var h http.Handler = inner
 			if mode != "bare" {
@@ -128,9 +148,13 @@ func BenchmarkInstrumentationMiddleware(b *testing.B) {
 					env := map[string]map[string]string{
 						"traced-unsampled": {"OTEL_TRACES_SAMPLER_ARG": "0"},
 						"traced-default":   {},
+						"traced-10pct":     {},
 						"traced-all":       {"OTEL_TRACES_SAMPLER": "always_on"},
 					}[mode]
 					o.Getenv = func(k string) string { return env[k] }
+					if mode == "traced-default" {
+						o.TracesPerSecond = config.DefaultTracesPerSecond
+					}
 					tp := telemetry.NewProvider(&countingExporter{}, o)
 					telemetry.Install(tp)
 					defer func() {
@@ -138,12 +162,25 @@ func BenchmarkInstrumentationMiddleware(b *testing.B) {
 						_ = tp.Shutdown(context.Background())
 					}()
 				}
-				h = app.InstrumentHTTP(inner, log, slo)
+				h = app.InstrumentHTTP(inner, log, slo, mode != "logs-metrics")
 			}
-			req := httptest.NewRequest(http.MethodGet, "/api/v1/guilds/1/bytes/balances/1000000", nil)
-			req.RemoteAddr = "127.0.0.1:40000"
-			w := &discardWriter{h: http.Header{}}
+			newReq := func() (*http.Request, *discardWriter) {
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/guilds/1/bytes/balances/1000000", nil)
+				req.RemoteAddr = "127.0.0.1:40000"
+				return req, &discardWriter{h: http.Header{}}
+			}
 			b.ReportAllocs()
+			if parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					req, w := newReq()
+					for pb.Next() {
+						clear(w.h)
+						h.ServeHTTP(w, req)
+					}
+				})
+				return
+			}
+			req, w := newReq()
 			for b.Loop() {
 				clear(w.h)
 				h.ServeHTTP(w, req)

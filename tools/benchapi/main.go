@@ -13,8 +13,9 @@
 // measured in the same run. -tracing=false leaves tracing out of "on" (as
 // production without an OTLP endpoint); OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG choose the sampler as in production (default:
-// parent-based, 10 % of new traces; OTEL_TRACES_SAMPLER=always_on traces
-// every request).
+// parent-based, 10 % of new traces, at most -traces-per-second of them,
+// 100 by default as in production; OTEL_TRACES_SAMPLER=always_on with
+// -traces-per-second 0 traces every request).
 package main
 
 import (
@@ -51,6 +52,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/app"
 	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
 	"github.com/smarterdev/smarterdev/internal/logging"
@@ -116,10 +118,11 @@ func run() error {
 	accounts := flag.Int("accounts", 1000, "accounts to read")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	targets := flag.String("targets", "static,balance,leaderboard", "wrk targets, comma-separated: static, balance, leaderboard")
-	instr := flag.String("instr", "off", "instrumentation of the API: off, on (as in production, spans counted in memory) or both (off and on in alternating order)")
+	instr := flag.String("instr", "off", "instrumentation of the API: off, on (as in production, spans counted in memory), logs (on without tracing: logs and metrics), both (off and on in alternating order) or all (off, logs, on)")
 	rounds := flag.Int("rounds", 0, "wrk runs per target and instrumentation setting (default 1; 3 with -instr both)")
 	openLoop := flag.Bool("openloop", true, "after wrk, offer balance reads at half the measured rate and report p50/p99")
 	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
+	tracesPerSecond := flag.Int("traces-per-second", config.DefaultTracesPerSecond, "with tracing: the cap on new traces a second, as SMARTERDEV_TRACES_PER_SECOND (0: none)")
 	flag.Parse()
 	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
@@ -132,12 +135,14 @@ func run() error {
 		}
 	}
 	switch *instr {
-	case "off", "on":
+	case "off", "on", "logs":
 		o.modes = []string{*instr}
 	case "both":
 		o.modes = []string{"off", "on"}
+	case "all":
+		o.modes = []string{"off", "logs", "on"}
 	default:
-		return fmt.Errorf("-instr: want off, on or both, got %q", *instr)
+		return fmt.Errorf("-instr: want off, on, logs, both or all, got %q", *instr)
 	}
 	if o.rounds <= 0 {
 		o.rounds = 1
@@ -149,7 +154,7 @@ func run() error {
 		// The production tracer provider (batching, resource, sampler) with an
 		// exporter that counts spans instead of sending them.
 		o.spans = &countingExporter{}
-		tp := telemetry.NewProvider(o.spans, telemetry.Options{ServiceVersion: "bench", Role: "web"})
+		tp := telemetry.NewProvider(o.spans, telemetry.Options{ServiceVersion: "bench", Role: "web", TracesPerSecond: *tracesPerSecond})
 		telemetry.Install(tp)
 		defer func() { _ = tp.Shutdown(context.Background()) }()
 	}
@@ -259,10 +264,10 @@ func report(all []result, o options) {
 		return
 	}
 	// Instrumentation overhead: the mean rate of each setting over the
-	// rounds (run in alternating order), on / off.
-	fmt.Printf("\ninstrumentation on vs off (mean of %d alternating rounds of wrk -d%s each):\n", o.rounds, o.dur)
-	fmt.Printf("%-9s %-16s %12s %12s %8s %8s %11s %9s   %s\n", "engine", "target", "off req/s", "on req/s", "on/off", "lost",
-		"cpu on/off", "cpu lost", "per round on/off (rate)")
+	// rounds (run in alternating order), on (or logs) / off.
+	fmt.Printf("\ninstrumentation on vs off (mean of %d alternating rounds of wrk -d%s each; logs: on without tracing):\n", o.rounds, o.dur)
+	fmt.Printf("%-9s %-16s %-5s %12s %12s %8s %8s %11s %9s %8s   %s\n", "engine", "target", "instr", "off req/s", "on req/s", "on/off", "lost",
+		"cpu on/off", "cpu lost", "median", "per round on/off (rate)")
 	type key struct{ engine, target string }
 	var order []key
 	rates, cpus := map[key]map[string][]float64{}, map[key]map[string][]float64{}
@@ -279,21 +284,25 @@ func report(all []result, o options) {
 		cpus[k][r.instr] = append(cpus[k][r.instr], float64(r.srvCPU+r.wrkCPU))
 	}
 	for _, k := range order {
-		off, on := rates[k]["off"], rates[k]["on"]
-		if len(off) == 0 || len(on) == 0 {
-			continue
+		for _, mode := range o.modes[1:] {
+			off, on := rates[k]["off"], rates[k][mode]
+			if len(off) == 0 || len(on) == 0 {
+				continue
+			}
+			var per []string
+			var perRound []float64
+			for i := range min(len(off), len(on)) {
+				per = append(per, fmt.Sprintf("%.3f", on[i]/off[i]))
+				perRound = append(perRound, on[i]/off[i])
+			}
+			ratio := mean(on) / mean(off)
+			// CPU per request (server and wrk) off over on: the rate ratio on
+			// cores nothing else uses, which other load on the machine moves
+			// far less than the rates.
+			cpuRatio := mean(cpus[k]["off"]) / mean(cpus[k][mode])
+			fmt.Printf("%-9s %-16s %-5s %12.0f %12.0f %8.3f %7.1f%% %11.3f %8.1f%% %8.3f   %s\n", k.engine, k.target, mode, mean(off), mean(on), ratio,
+				100*(1-ratio), cpuRatio, 100*(1-cpuRatio), median(perRound), strings.Join(per, " "))
 		}
-		var per []string
-		for i := range min(len(off), len(on)) {
-			per = append(per, fmt.Sprintf("%.3f", on[i]/off[i]))
-		}
-		ratio := mean(on) / mean(off)
-		// CPU per request (server and wrk) off over on: the rate ratio on
-		// cores nothing else uses, which other load on the machine moves
-		// far less than the rates.
-		cpuRatio := mean(cpus[k]["off"]) / mean(cpus[k]["on"])
-		fmt.Printf("%-9s %-16s %12.0f %12.0f %8.3f %7.1f%% %11.3f %8.1f%%   %s\n", k.engine, k.target, mean(off), mean(on), ratio,
-			100*(1-ratio), cpuRatio, 100*(1-cpuRatio), strings.Join(per, " "))
 	}
 	if o.spans != nil {
 		fmt.Printf("(spans exported to the counting exporter: %d)\n", o.spans.n.Load())
@@ -468,9 +477,13 @@ end
 			r.instr, r.round = "-", round
 			out = append(out, r)
 		}
+		// Alternate which setting runs first (and, with three, rotate them).
 		order := slices.Clone(stacks)
-		if round%2 == 1 {
-			slices.Reverse(order) // alternate which setting runs first
+		if len(order) == 2 && round%2 == 1 {
+			slices.Reverse(order)
+		} else if len(order) > 2 {
+			k := round % len(order)
+			order = append(order[k:], order[:k]...)
 		}
 		for _, st := range order {
 			if o.targets["balance"] {
@@ -542,7 +555,7 @@ func serve(ctx context.Context, dbURL, instr string) (*stack, func(), error) {
 // newStack opens the database and the services for one instrumentation
 // setting and returns the handler of the API and the static handler.
 func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, func(), error) {
-	on := instr == "on"
+	on := instr != "off" // "on" or "logs"
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -591,7 +604,7 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 		done := make(chan struct{})
 		go func() { defer close(done); _ = slo.Run(sloCtx) }()
 		closers = append(closers, func() { stopSLO(); <-done })
-		h = app.InstrumentHTTP(h, log, slo)
+		h = app.InstrumentHTTP(h, log, slo, instr == "on" && telemetry.Enabled())
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", h)
