@@ -33,7 +33,7 @@ var samplers sync.Map // *sdktrace.TracerProvider -> *headSampler
 // trace whose id is past it is dropped without asking the sampler (its
 // parameters and result are large structs; asking cost the unsampled
 // request more than the rest of its tracing). The rule is the SDK's own:
-// TestHeadSamplingAgreesWithTheSDK fails if they part.
+// TestHeadShortcutIsTheRatioRule fails if they part.
 type headSampler struct {
 	sampler   sdktrace.Sampler
 	ratioed   bool
