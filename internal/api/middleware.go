@@ -21,18 +21,18 @@ import (
 // middlewares fill in as they pass.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec := logging.RequestOf(r.Context()); rec != nil && rec.ID != "" && rec.Inner == nil {
+			// Under logging.Middleware: its id, already in the response's
+			// header; our record in its slot, without a context layer.
+			rec.Inner = &request{id: rec.ID}
+			next.ServeHTTP(w, r)
+			return
+		}
 		id := r.Header.Get("X-Request-Id")
 		if !logging.SaneRequestID(id) {
 			id = logging.NewRequestID() // the id logging.Middleware would draw: cheap, unique across processes
 		}
-		if h := w.Header(); len(h["X-Request-Id"]) != 1 || h["X-Request-Id"][0] != id { // set already by logging.Middleware
-			h.Set("X-Request-Id", id)
-		}
-		if rec := logging.RequestOf(r.Context()); rec != nil && rec.ID == id && rec.Inner == nil {
-			rec.Inner = &request{id: id} // requestOf finds it there: no context layer of our own
-			next.ServeHTTP(w, r)
-			return
-		}
+		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequest, &request{id: id})))
 	})
 }

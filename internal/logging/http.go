@@ -61,18 +61,21 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 // middleware, with one copy of the request (r.WithContext) instead of two.
 func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the writer and the header's value
 		ids := r.Header[HeaderRequestID]
 		var id string
 		if len(ids) > 0 {
 			id = ids[0]
 		}
 		if !SaneRequestID(id) {
+			// Inner layers read it from the record (RequestID, RequestOf),
+			// not from the request's header, which is left as it came.
 			id = NewRequestID()
-			ids = []string{id}
-			r.Header[HeaderRequestID] = ids // inner layers that read the header agree
+			st.ids[0] = id
+			ids = st.ids[:]
 		}
-		w.Header()[HeaderRequestID] = ids[:1:1]                    // one slice for both, never appended to
-		st := &served{Request: Request{ID: id, Start: time.Now()}} // one allocation for both
+		st.ID = id
+		w.Header()[HeaderRequestID] = ids[:1:1] // the caller's slice when it sent a sane id, never appended to
 		rec, rw := &st.Request, &st.rw
 		rw.ResponseWriter, rw.rec = w, rec
 		ctx := r.Context()
@@ -205,10 +208,12 @@ func NewRequestID() string {
 	return string(b[:])
 }
 
-// served is a request's record and its ResponseWriter, allocated together.
+// served is a request's record, its ResponseWriter and the request-id
+// header's value, allocated together.
 type served struct {
 	Request
-	rw responseWriter
+	rw  responseWriter
+	ids [1]string
 }
 
 // responseWriter records the status and the bytes written.
