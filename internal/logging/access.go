@@ -69,11 +69,7 @@ type fastJSON struct {
 // lock. A lock of ours taken by every request of a busy server costs it the
 // cache line moving between cores on every line.
 func lineWriter(w io.Writer) io.Writer {
-	switch w.(type) {
-	case *os.File:
-		return w
-	}
-	if w == io.Discard {
+	if _, ok := w.(*os.File); ok || w == io.Discard {
 		return w
 	}
 	return &lockedWriter{w: w}

@@ -114,28 +114,27 @@ func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ contex
 		return ctx, false, false
 	}
 	parent := trace.SpanContextFromContext(ctx)
+	tid := parent.TraceID()
 	if !parent.IsValid() {
-		tid := newTraceID()
+		tid = newTraceID()
 		if hs.dropsRoot(tid) {
-			sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: newSpanID()})
-			return trace.ContextWithSpanContext(ctx, sc), false, true
+			return unrecorded(ctx, parent, tid, trace.TraceState{}), false, true
 		}
-		return headAsk(ctx, hs, parent, tid, name, kind)
 	}
-	return headAsk(ctx, hs, parent, parent.TraceID(), name, kind)
-}
-
-// headAsk is headSample's decision by the sampler itself.
-func headAsk(ctx context.Context, hs *headSampler, parent trace.SpanContext, tid trace.TraceID, name string, kind trace.SpanKind) (_ context.Context, sampled, ok bool) {
 	res := hs.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
 	if res.Decision == sdktrace.Drop {
-		sc := trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID: tid, SpanID: newSpanID(), TraceFlags: parent.TraceFlags().WithSampled(false), TraceState: res.Tracestate,
-		})
-		return trace.ContextWithSpanContext(ctx, sc), false, true
+		return unrecorded(ctx, parent, tid, res.Tracestate), false, true
 	}
 	if !parent.IsValid() {
 		ctx = context.WithValue(ctx, mintedKey{}, tid)
 	}
 	return ctx, true, true
+}
+
+// unrecorded is ctx with the span context of a request not recorded: a new
+// span id in trace tid, not sampled.
+func unrecorded(ctx context.Context, parent trace.SpanContext, tid trace.TraceID, ts trace.TraceState) context.Context {
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: newSpanID(), TraceFlags: parent.TraceFlags().WithSampled(false), TraceState: ts,
+	}))
 }

@@ -33,22 +33,21 @@ func TestRESTCloseDoesNotStrandRequests(t *testing.T) {
 	r.Close(ctx) // returns when ctx ends: the request is still in flight
 	cancel()
 	close(release)
-	select {
-	case err := <-first:
-		if err != nil {
-			t.Fatalf("request in flight during Close: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the request in flight during Close never finished")
-	}
+	awaitNoError(t, first, "the request in flight during Close")
 	later := make(chan error, 1)
 	go func() { _, err := r.GetCurrentUser(""); later <- err }()
+	awaitNoError(t, later, "a request after Close")
+}
+
+// awaitNoError fails t unless what reports nil on done within 10 s.
+func awaitNoError(t *testing.T, done <-chan error, what string) {
+	t.Helper()
 	select {
-	case err := <-later:
+	case err := <-done:
 		if err != nil {
-			t.Fatalf("request after Close: %v", err)
+			t.Fatalf("%s: %v", what, err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("a request after Close never finished")
+		t.Fatalf("%s never finished", what)
 	}
 }
