@@ -111,7 +111,7 @@ func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter, trace
 	}
 	if traced {
 		// telemetry.HTTPServer around logging.Middleware, in one layer.
-		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.StartServerSpan, metrics.HTTP(h))
+		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.ServerSpan, metrics.HTTP(h))
 	}
 	return logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
 }

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Request is what the HTTP middleware learns about a request while it is
@@ -56,12 +58,15 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (telemetry.StartServerSpan; nil: none) and ends it
-// after the access log: the same as Middleware inside the tracing
-// middleware, with one copy of the request (r.WithContext) instead of two.
-func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span), next http.Handler) http.Handler {
+// span with startSpan (telemetry.ServerSpan; nil: none) and ends it after
+// the access log: the same as Middleware inside the tracing middleware,
+// with one copy of the request (r.WithContext) instead of two. startSpan
+// returns the span and the context holding it when the request is
+// recorded; when it is not, no span but the span context the request
+// carries, which the request's context then holds without an allocation.
+func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span, trace.SpanContext), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the writer and the header's value
+		st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the writer, the header's value and the context
 		ids := r.Header[HeaderRequestID]
 		var id string
 		if len(ids) > 0 {
@@ -80,11 +85,17 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 		rw.ResponseWriter, rw.rec = w, rec
 		ctx := r.Context()
 		if startSpan != nil {
-			var span trace.Span
-			ctx, span = startSpan(ctx, r)
-			defer span.End() // after the access log's defer below, which names it
+			c, span, unrecorded := startSpan(ctx, r)
+			ctx = c
+			if span != nil {
+				defer span.End() // after the access log's defer below, which names it
+			} else if unrecorded.IsValid() {
+				st.span.sc = unrecorded
+				st.ctx.span = &st.span
+			}
 		}
-		ctx = context.WithValue(ctx, requestKey{}, rec) // RequestID(ctx) reads rec.ID
+		st.ctx.Context, st.ctx.rec = ctx, rec
+		ctx = &st.ctx // RequestID(ctx) reads rec.ID
 		defer func() {
 			if rec.Status == 0 {
 				rec.Status = http.StatusOK
@@ -208,13 +219,70 @@ func NewRequestID() string {
 	return string(b[:])
 }
 
-// served is a request's record, its ResponseWriter and the request-id
-// header's value, allocated together.
+// served is a request's record, its ResponseWriter, the request-id
+// header's value, its context and the span of a request not recorded,
+// allocated together.
 type served struct {
 	Request
-	rw  responseWriter
-	ids [1]string
+	rw   responseWriter
+	ids  [1]string
+	ctx  requestCtx
+	span unrecordedSpan
 }
+
+// requestCtx is the request's context: its parent with the request's record
+// and, when the request is not recorded, its span context: what would take
+// two context.WithValue layers and a span boxed in an interface, in one
+// value allocated with the record.
+type requestCtx struct {
+	context.Context
+	rec  *Request
+	span trace.Span // nil: the parent's
+}
+
+func (c *requestCtx) Value(key any) any {
+	switch key {
+	case requestKey{}:
+		return c.rec
+	case spanKey:
+		if c.span != nil {
+			return c.span
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// spanKey is the key under which OpenTelemetry keeps a context's span (the
+// package does not export it), learnt once by asking trace.SpanFromContext
+// for the span of a context that records the key it is asked for.
+// TestRequestContextCarriesTheSpan fails if OpenTelemetry stops looking a
+// span up this way.
+var spanKey = func() any {
+	var p keyProbe
+	trace.SpanFromContext(&p)
+	return p.key
+}()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any { p.key = key; return nil }
+
+// unrecordedSpan is the span of a request that is not recorded: its span
+// context, for the access log, child spans (which the SDK then does not
+// record either) and the trace context passed on; the rest is a no-op.
+type unrecordedSpan struct {
+	noop.Span
+	sc trace.SpanContext
+}
+
+func (s *unrecordedSpan) SpanContext() trace.SpanContext { return s.sc }
+
+// TracerProvider is the installed one, as the SDK's non-recording span
+// answers (some instrumentation starts its spans from it).
+func (s *unrecordedSpan) TracerProvider() trace.TracerProvider { return otel.GetTracerProvider() }
 
 // responseWriter records the status and the bytes written.
 type responseWriter struct {

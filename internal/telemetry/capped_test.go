@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,5 +64,33 @@ func TestTracesPerSecondFollowsParents(t *testing.T) {
 	}
 	if capSampler(sdktrace.AlwaysSample(), 0) != sdktrace.AlwaysSample() {
 		t.Fatal("a cap of 0 should leave the sampler as it is")
+	}
+}
+
+// With the ratio sampler (the default kind), new traces are decided before
+// the SDK (head.go) by the ratio and then the cap: of 200 requests at 0.5
+// under a cap of 3, exactly the first 3 whose trace ids the ratio admits
+// are recorded, and every other request is unsampled.
+func TestTracesPerSecondCapsRatioSampledTraces(t *testing.T) {
+	env := map[string]string{"OTEL_TRACES_SAMPLER_ARG": "0.5"}
+	seen, spans := serveTracedWith(t, Options{Getenv: func(k string) string { return env[k] }, TracesPerSecond: 3}, 200, nil)
+	bound := uint64(0.5 * (1 << 63))
+	var want []trace.SpanContext
+	for i, sc := range seen {
+		tid := sc.TraceID()
+		admitted := binary.BigEndian.Uint64(tid[8:16])>>1 < bound
+		if admitted && len(want) < 3 {
+			want = append(want, sc)
+		} else if sc.IsSampled() {
+			t.Fatalf("request %d sampled beyond the ratio or the cap", i)
+		}
+	}
+	if len(spans) != len(want) || len(want) != 3 {
+		t.Fatalf("%d spans exported, want the first 3 of the ratio's (%d found)", len(spans), len(want))
+	}
+	for i, sc := range want {
+		if !sc.IsSampled() || spans[i].SpanContext.TraceID() != sc.TraceID() || spans[i].SpanContext.SpanID() != sc.SpanID() {
+			t.Fatalf("recorded request %d: handler saw %v, exported %v", i, sc, spans[i].SpanContext)
+		}
 	}
 }

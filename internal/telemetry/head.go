@@ -9,6 +9,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 )
 
 // Head sampling before the SDK. With the default 10 % sampler nine requests
@@ -29,21 +30,26 @@ var head atomic.Pointer[headSampler]
 var samplers sync.Map // *sdktrace.TracerProvider -> *headSampler
 
 // headSampler is a provider's sampler and, when it samples new traces with
-// sdktrace.TraceIDRatioBased (the default), that sampler's bound: a new
-// trace whose id is past it is dropped without asking the sampler (its
-// parameters and result are large structs; asking cost the unsampled
-// request more than the rest of its tracing). The rule is the SDK's own:
-// TestHeadShortcutIsTheRatioRule fails if they part.
+// sdktrace.TraceIDRatioBased (the default), that sampler's bound and the
+// cap on new traces (capped.go): a new trace is then decided by the ratio
+// and the cap without asking the sampler (its parameters and result are
+// large structs; asking cost the unsampled request more than the rest of
+// its tracing). The rule is the SDK's own: TestHeadShortcutIsTheRatioRule
+// fails if they part.
 type headSampler struct {
 	sampler   sdktrace.Sampler
 	ratioed   bool
 	rootBound uint64
+	limiter   *rate.Limiter // the cap on new traces; nil: none
 }
 
 func newHeadSampler(s sdktrace.Sampler, ratio float64) *headSampler {
 	h := &headSampler{sampler: s}
 	if ratio >= 0 && ratio < 1 {
 		h.ratioed, h.rootBound = true, uint64(ratio*(1<<63))
+		if c, ok := s.(*cappedSampler); ok {
+			h.limiter = c.limiter
+		}
 	}
 	return h
 }
@@ -103,38 +109,45 @@ func putUint64(b []byte, v uint64) {
 }
 
 // headSample decides whether the server span named name, in ctx (carrying a
-// remote parent, if any), records. When it does not, it returns ctx with a
-// non-recording span of a new span id in the parent's trace, or a new trace;
-// when it does, ctx prepared for the SDK to start the span. ok is false when
-// the installed provider is not NewProvider's: the caller starts the span
-// with the SDK as usual.
-func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ context.Context, sampled, ok bool) {
+// remote parent, if any), records. When it does not, it returns the span
+// context the request carries instead of a span: a new span id in the
+// parent's trace, or in a new trace, not sampled; when it does, ctx
+// prepared for the SDK to start the span. ok is false when the installed
+// provider is not NewProvider's: the caller starts the span with the SDK as
+// usual.
+func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ context.Context, unrecorded trace.SpanContext, ok bool) {
 	hs := head.Load()
 	if hs == nil {
-		return ctx, false, false
+		return ctx, trace.SpanContext{}, false
 	}
 	parent := trace.SpanContextFromContext(ctx)
 	tid := parent.TraceID()
 	if !parent.IsValid() {
 		tid = newTraceID()
-		if hs.dropsRoot(tid) {
-			return unrecorded(ctx, parent, tid, trace.TraceState{}), false, true
+		if hs.ratioed {
+			// A new trace, for which the sampler's decision is the ratio's,
+			// then the cap's (capped.go, which admits the SDK's own ask of
+			// this trace without counting it again).
+			if hs.dropsRoot(tid) || hs.limiter != nil && !hs.limiter.Allow() {
+				return ctx, unrecordedIn(parent, tid, trace.TraceState{}), true
+			}
+			return context.WithValue(ctx, mintedKey{}, tid), trace.SpanContext{}, true
 		}
 	}
 	res := hs.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
 	if res.Decision == sdktrace.Drop {
-		return unrecorded(ctx, parent, tid, res.Tracestate), false, true
+		return ctx, unrecordedIn(parent, tid, res.Tracestate), true
 	}
 	if !parent.IsValid() {
 		ctx = context.WithValue(ctx, mintedKey{}, tid)
 	}
-	return ctx, true, true
+	return ctx, trace.SpanContext{}, true
 }
 
-// unrecorded is ctx with the span context of a request not recorded: a new
-// span id in trace tid, not sampled.
-func unrecorded(ctx context.Context, parent trace.SpanContext, tid trace.TraceID, ts trace.TraceState) context.Context {
-	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+// unrecordedIn is the span context of a request not recorded: a new span
+// id in trace tid, not sampled.
+func unrecordedIn(parent trace.SpanContext, tid trace.TraceID, ts trace.TraceState) trace.SpanContext {
+	return trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: tid, SpanID: newSpanID(), TraceFlags: parent.TraceFlags().WithSampled(false), TraceState: ts,
-	}))
+	})
 }

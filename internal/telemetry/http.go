@@ -64,25 +64,38 @@ func HTTPServer(next http.Handler) http.Handler {
 }
 
 // StartServerSpan starts the server span of r as HTTPServer does, in ctx
-// (r's context or one derived from it), for middleware that puts the span
-// into the request's context together with its own values
-// (logging.MiddlewareWithSpan: one copy of the request instead of two).
+// (r's context or one derived from it).
 func StartServerSpan(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
+	ctx, span, unrecorded := ServerSpan(ctx, r)
+	if span == nil {
+		ctx = trace.ContextWithSpanContext(ctx, unrecorded)
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return ctx, span
+}
+
+// ServerSpan is StartServerSpan for middleware that keeps an unrecorded
+// request's span context in a context of its own (logging.MiddlewareWithSpan:
+// with no allocation for it). When the request is recorded, span is its SDK
+// span and ctx holds it; when not (most, with the default sampler), span is
+// nil, ctx is ctx with the caller's traceparent, if any, and unrecorded the
+// span context the request carries: a new span id, not sampled, for the
+// logs, child spans and the trace context passed on.
+func ServerSpan(ctx context.Context, r *http.Request) (_ context.Context, span trace.Span, unrecorded trace.SpanContext) {
 	if _, ok := r.Header["Traceparent"]; ok {
 		ctx = Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
 	// The request's attributes are added once the span is known to record:
-	// an unsampled request (most, with the default sampler) does not build
-	// them. No sampler here reads them.
-	ctx, sampled, ok := headSample(ctx, r.Method, trace.SpanKindServer)
-	if ok && !sampled {
-		return ctx, trace.SpanFromContext(ctx) // head.go: no SDK span for a request not recorded
+	// an unsampled request does not build them. No sampler here reads them.
+	ctx, unrecorded, ok := headSample(ctx, r.Method, trace.SpanKindServer)
+	if ok && unrecorded.IsValid() {
+		return ctx, nil, unrecorded // head.go: no SDK span for a request not recorded
 	}
-	ctx, span := httpTracer.Get().Start(ctx, r.Method, serverKind...)
+	ctx, span = httpTracer.Get().Start(ctx, r.Method, serverKind...)
 	if span.IsRecording() {
 		span.SetAttributes(requestAttrs(r)...)
 	}
-	return ctx, span
+	return ctx, span, trace.SpanContext{}
 }
 
 var serverKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
