@@ -31,7 +31,7 @@ func (c *cappedSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sam
 	if res.Decision != sdktrace.RecordAndSample || trace.SpanContextFromContext(p.ParentContext).IsValid() {
 		return res
 	}
-	// StartServerSpan's decision (head.go) is asked again by the SDK when it
+	// ServerSpan's decision (head.go) is asked again by the SDK when it
 	// starts the span, with the trace id it drew in the context: admitted once.
 	if tid, ok := p.ParentContext.Value(mintedKey{}).(trace.TraceID); ok && tid == p.TraceID {
 		return res

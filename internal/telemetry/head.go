@@ -16,7 +16,7 @@ import (
 // in ten are not recorded, yet the SDK still made a span for each (the
 // sampler's decision, a lock for its ids, a non-recording span), which was
 // most of what tracing cost the API (docs/PERFORMANCE.md, issue 6). When the
-// installed provider is one of NewProvider's, StartServerSpan asks the
+// installed provider is one of NewProvider's, ServerSpan asks the
 // provider's own sampler first, with a trace id it draws itself; a dropped
 // request gets only a span context (trace and span id, for the logs and for
 // the trace context passed on), and a sampled one is started by the SDK with
@@ -72,7 +72,7 @@ func installHead(tp trace.TracerProvider) {
 type mintedKey struct{}
 
 // idGenerator is the SDK's id source for NewProvider's providers: the trace
-// id StartServerSpan drew when there is one in ctx, random ids otherwise.
+// id ServerSpan drew when there is one in ctx, random ids otherwise.
 type idGenerator struct{}
 
 func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {

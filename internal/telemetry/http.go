@@ -57,24 +57,18 @@ var httpTracer = NewTracer("github.com/smarterdev/smarterdev/internal/telemetry"
 // was thrown away, and it cost more than the span itself.
 func HTTPServer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, span := StartServerSpan(r.Context(), r)
-		defer span.End()
+		ctx, span, unrecorded := ServerSpan(r.Context(), r)
+		if span == nil {
+			ctx = trace.ContextWithSpanContext(ctx, unrecorded)
+		} else {
+			defer span.End()
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// StartServerSpan starts the server span of r as HTTPServer does, in ctx
-// (r's context or one derived from it).
-func StartServerSpan(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
-	ctx, span, unrecorded := ServerSpan(ctx, r)
-	if span == nil {
-		ctx = trace.ContextWithSpanContext(ctx, unrecorded)
-		return ctx, trace.SpanFromContext(ctx)
-	}
-	return ctx, span
-}
-
-// ServerSpan is StartServerSpan for middleware that keeps an unrecorded
+// ServerSpan starts the server span of r as HTTPServer does, in ctx (r's
+// context or one derived from it), for middleware that keeps an unrecorded
 // request's span context in a context of its own (logging.MiddlewareWithSpan:
 // with no allocation for it). When the request is recorded, span is its SDK
 // span and ctx holds it; when not (most, with the default sampler), span is
