@@ -10,23 +10,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/shard"
 )
 
 // HTTP counts and times requests by method, route pattern and status. It
 // reads the pattern and status from the logging.Request record, so it must
 // run inside logging.Middleware (and the mux inside logging.CaptureRoute).
-// Label handles are looked up once per route, method and status.
+// A route's counts are kept per processor (internal/shard) and summed when
+// scraped: every request adds to them, and counts shared by all cores cost
+// each request the trip of their cache lines between the cores.
 func HTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpInFlight.n.Add(1)
+		httpInFlight.Add(1)
 		rec := logging.RequestOf(r.Context())
 		var start time.Time
 		if rec == nil || rec.Start.IsZero() {
 			start = time.Now()
 		}
 		defer func() {
-			httpInFlight.n.Add(-1)
 			if rec == nil {
+				httpInFlight.Add(-1)
 				return
 			}
 			var d time.Duration
@@ -41,8 +44,11 @@ func HTTP(next http.Handler) http.Handler {
 				status = http.StatusOK // a panic re-raised past us, or nothing written
 			}
 			h := routeHandlesOf(r.Method, rec.Pattern)
-			h.duration.Observe(d.Seconds())
-			h.counter(status).Inc()
+			codes := h.codes(status)
+			i := shard.Index()
+			httpInFlight.AddAt(i, -1)
+			h.shards[i].observe(d)
+			codes[i].n.Add(1)
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -53,12 +59,38 @@ func HTTP(next http.Handler) http.Handler {
 // so a lookup builds nothing.
 type routeKey struct{ method, pattern string }
 
+// routeHandles holds a route's counts, one set per shard.
 type routeHandles struct {
 	method, route string
-	duration      prometheus.Observer
-	codes         [600]atomic.Pointer[prometheus.Counter] // by status; 0-99 unused
+	shards        []routeShard
+	byCode        [600]atomic.Pointer[[]codeShard] // by status; 0-99 unused
 	mu            sync.Mutex
-	other         map[int]prometheus.Counter // a status outside 100-599
+	other         map[int]*[]codeShard // a status outside 100-599
+}
+
+// routeShard is one processor's share of a route's latency histogram:
+// counts per bucket (the last: above every bound) and the sum in
+// nanoseconds, added without a compare-and-swap loop.
+type routeShard struct {
+	buckets [len(httpBucketsFixed) + 1]atomic.Uint64
+	sumNS   atomic.Int64
+	_       [64 - (len(httpBucketsFixed)+2)*8%64]byte
+}
+
+// observe counts one request that took d.
+func (s *routeShard) observe(d time.Duration) {
+	b := 0
+	for b < len(httpBucketNS) && d > httpBucketNS[b] {
+		b++
+	}
+	s.buckets[b].Add(1)
+	s.sumNS.Add(int64(d))
+}
+
+// codeShard is one processor's count of a route's requests with a status.
+type codeShard struct {
+	n atomic.Uint64
+	_ [56]byte
 }
 
 var routes sync.Map // routeKey -> *routeHandles
@@ -72,33 +104,92 @@ func routeHandlesOf(method, pattern string) *routeHandles {
 	if m != method { // one entry for every non-standard method of a route
 		return routeHandlesOf(m, pattern)
 	}
-	h, _ := routes.LoadOrStore(k, &routeHandles{
-		method: m, route: route,
-		duration: HTTPDuration.WithLabelValues(m, route),
-	})
+	h, _ := routes.LoadOrStore(k, &routeHandles{method: m, route: route, shards: make([]routeShard, shard.N())})
 	return h.(*routeHandles)
 }
 
-func (h *routeHandles) counter(code int) prometheus.Counter {
-	if code >= 100 && code < len(h.codes) {
-		if c := h.codes[code].Load(); c != nil {
+func (h *routeHandles) codes(code int) []codeShard {
+	if code >= 100 && code < len(h.byCode) {
+		if c := h.byCode[code].Load(); c != nil {
 			return *c
 		}
-		c := HTTPRequests.WithLabelValues(h.method, h.route, strconv.Itoa(code))
-		h.codes[code].Store(&c) // a lost race stores the same child
-		return c
+		c := make([]codeShard, shard.N())
+		if h.byCode[code].CompareAndSwap(nil, &c) {
+			return c
+		}
+		return *h.byCode[code].Load()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, ok := h.other[code]
 	if !ok {
 		if h.other == nil {
-			h.other = map[int]prometheus.Counter{}
+			h.other = map[int]*[]codeShard{}
 		}
-		c = HTTPRequests.WithLabelValues(h.method, h.route, strconv.Itoa(code))
+		s := make([]codeShard, shard.N())
+		c = &s
 		h.other[code] = c
 	}
-	return c
+	return *c
+}
+
+// httpCollector exposes the routes' counts as smarterdev_http_requests_total
+// and smarterdev_http_request_duration_seconds, summed over the shards.
+type httpCollector struct{}
+
+var (
+	httpRequestsDesc = prometheus.NewDesc(ns+"_http_requests_total",
+		"HTTP requests served, by method, route pattern and status code.", []string{"method", "route", "code"}, nil)
+	httpDurationDesc = prometheus.NewDesc(ns+"_http_request_duration_seconds",
+		"Time to serve an HTTP request, by method and route pattern.", []string{"method", "route"}, nil)
+)
+
+func (httpCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- httpRequestsDesc
+	ch <- httpDurationDesc
+}
+
+func (httpCollector) Collect(ch chan<- prometheus.Metric) {
+	routes.Range(func(_, v any) bool {
+		h := v.(*routeHandles)
+		var counts [len(httpBucketsFixed) + 1]uint64
+		var sumNS int64
+		for i := range h.shards {
+			for b := range counts {
+				counts[b] += h.shards[i].buckets[b].Load()
+			}
+			sumNS += h.shards[i].sumNS.Load()
+		}
+		var total uint64
+		cum := make(map[float64]uint64, len(httpBucketsFixed))
+		for b, le := range httpBucketsFixed {
+			total += counts[b]
+			cum[le] = total
+		}
+		total += counts[len(httpBucketsFixed)]
+		// The count is the buckets' sum, so the two always agree; the sum
+		// may lag or lead them by the requests being counted meanwhile.
+		ch <- prometheus.MustNewConstHistogram(httpDurationDesc, total, float64(sumNS)/1e9, cum, h.method, h.route)
+		for code := range h.byCode {
+			if c := h.byCode[code].Load(); c != nil {
+				ch <- prometheus.MustNewConstMetric(httpRequestsDesc, prometheus.CounterValue, float64(sumCodes(*c)), h.method, h.route, strconv.Itoa(code))
+			}
+		}
+		h.mu.Lock()
+		for code, c := range h.other {
+			ch <- prometheus.MustNewConstMetric(httpRequestsDesc, prometheus.CounterValue, float64(sumCodes(*c)), h.method, h.route, strconv.Itoa(code))
+		}
+		h.mu.Unlock()
+		return true
+	})
+}
+
+func sumCodes(c []codeShard) uint64 {
+	var n uint64
+	for i := range c {
+		n += c[i].n.Load()
+	}
+	return n
 }
 
 // methodLabel bounds the method label to the standard methods.

@@ -18,17 +18,18 @@
 package metrics
 
 import (
-	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/smarterdev/smarterdev/internal/shard"
 )
 
 const ns = "smarterdev"
 
-// Latency buckets, in seconds. 0.3 is the API latency objective.
+// Latency buckets, in seconds.
 var (
-	httpBuckets  = []float64{.005, .01, .025, .05, .1, .2, .3, .5, 1, 2.5, 5, 10}
 	dbBuckets    = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 	redisBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
 	jobBuckets   = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -36,27 +37,26 @@ var (
 
 // HTTP server.
 var (
-	HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Subsystem: "http", Name: "requests_total",
-		Help: "HTTP requests served, by method, route pattern and status code.",
-	}, []string{"method", "route", "code"})
-	HTTPDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: ns, Subsystem: "http", Name: "request_duration_seconds",
-		Help:    "Time to serve an HTTP request, by method and route pattern.",
-		Buckets: httpBuckets,
-	}, []string{"method", "route"})
-	// HTTPInFlight reads httpInFlight: one atomic add per request start and
-	// end, where a Gauge's Inc and Dec are each a compare-and-swap loop on a
-	// float, retried whenever another core's request moved it meanwhile.
+	// HTTPInFlight sums httpInFlight, whose adds (two per request) go to
+	// the processor's own shard (internal/shard).
 	HTTPInFlight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: "http", Name: "requests_in_flight",
 		Help: "HTTP requests being served now.",
-	}, func() float64 { return float64(httpInFlight.n.Load()) })
-	httpInFlight struct {
-		_ [64]byte // a cache line of its own: every request writes it
-		n atomic.Int64
-		_ [56]byte
-	}
+	}, func() float64 { return float64(httpInFlight.Load()) })
+	httpInFlight = shard.NewInt64()
+)
+
+// httpBucketsFixed are the HTTP latency buckets, in seconds (0.3 is the API
+// latency objective), as an array for the arrays sized by them;
+// httpBucketNS are the same bounds as durations.
+var (
+	httpBucketsFixed = [...]float64{.005, .01, .025, .05, .1, .2, .3, .5, 1, 2.5, 5, 10}
+	httpBucketNS     = func() (ns [len(httpBucketsFixed)]time.Duration) {
+		for i, s := range httpBucketsFixed {
+			ns[i] = time.Duration(s * float64(time.Second))
+		}
+		return ns
+	}()
 )
 
 // Database.
@@ -176,7 +176,7 @@ var (
 	DiscordREST = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: ns, Subsystem: "discord", Name: "rest_request_duration_seconds",
 		Help:    "Discord REST call latency, by route template and method.",
-		Buckets: httpBuckets,
+		Buckets: httpBucketsFixed[:],
 	}, []string{"route", "method"})
 	DiscordRESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Subsystem: "discord", Name: "rest_requests_total",
@@ -198,7 +198,7 @@ var (
 
 // all lists the package-level collectors, registered together by Register.
 var all = []prometheus.Collector{
-	HTTPRequests, HTTPDuration, HTTPInFlight,
+	httpCollector{}, HTTPInFlight,
 	DBQueryDuration, DBQueryErrors,
 	RedisDuration, RedisErrors,
 	JobsEnqueued, JobsProcessed, JobDuration,

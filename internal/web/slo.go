@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/shard"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -40,16 +41,13 @@ type SLOCounter struct {
 }
 
 // sloDay is a UTC day: its name, the instants it covers, [start, end), and
-// its counts not yet written. The counts, which every request adds to, are
-// on a cache line of their own: on the line of start and end, which every
-// request reads, they made each read wait for the line to come back from
-// the core that last counted.
+// its counts not yet written, which every request adds to: kept per
+// processor (internal/shard), since a count shared by all cores costs each
+// request its cache line's trip between them.
 type sloDay struct {
 	name             string
 	start, end       time.Time
-	_                [64]byte
-	requests, errors atomic.Int64
-	_                [48]byte
+	requests, errors *shard.Int64
 }
 
 // day returns t's UTC day, made once a day rather than per request.
@@ -64,7 +62,7 @@ func (s *SLOCounter) day(t time.Time) *sloDay {
 	d := s.days[name]
 	if d == nil {
 		start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-		d = &sloDay{name: name, start: start, end: start.AddDate(0, 0, 1)}
+		d = &sloDay{name: name, start: start, end: start.AddDate(0, 0, 1), requests: shard.NewInt64(), errors: shard.NewInt64()}
 		s.days[name] = d
 	}
 	if cur := s.today.Load(); cur == nil || d.start.After(cur.start) {
@@ -87,10 +85,10 @@ func (s *SLOCounter) Count(status int) { s.countAt(status, s.now()) }
 
 // countAt records a request of the UTC day of t.
 func (s *SLOCounter) countAt(status int, t time.Time) {
-	d := s.day(t)
-	d.requests.Add(1)
+	d, i := s.day(t), shard.Index()
+	d.requests.AddAt(i, 1)
 	if status >= 500 {
-		d.errors.Add(1)
+		d.errors.AddAt(i, 1)
 	}
 }
 
@@ -147,7 +145,7 @@ func (s *SLOCounter) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	today := s.today.Load()
 	for name, d := range s.days {
-		t := taken{d, d.requests.Swap(0), d.errors.Swap(0)}
+		t := taken{d, d.requests.Take(), d.errors.Take()}
 		if t.requests == 0 && t.errors == 0 {
 			if d != today {
 				delete(s.days, name) // a past day with nothing since the last flush
