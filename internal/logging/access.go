@@ -207,7 +207,34 @@ var timeCache atomic.Pointer[formattedSecond]
 // slog's JSON handler writes float64(d.Microseconds())/1000 (encoding/json's
 // format, which for these values is strconv's shortest 'f').
 func appendMillis(b []byte, d time.Duration) []byte {
-	ms := float64(d.Microseconds()) / 1000
+	us := d.Microseconds()
+	if us <= -1e12 || us >= 1e12 {
+		return appendMillisFloat(b, us)
+	}
+	// n/1000 for a whole n under 10^12 has at most 12 significant digits,
+	// fewer than a float64 keeps, so encoding/json writes it as exactly
+	// this: the integer part, then up to three decimals without trailing
+	// zeros.
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	if frac := us % 1000; frac != 0 {
+		d := [4]byte{'.', byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+		n := len(d)
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return b
+}
+
+// appendMillisFloat is appendMillis through a float, as slog's JSON handler
+// writes a float64 attribute.
+func appendMillisFloat(b []byte, us int64) []byte {
+	ms := float64(us) / 1000
 	if abs := math.Abs(ms); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		j, _ := json.Marshal(ms) // not reached by a duration: encoding/json's exponent form
 		return append(b, j...)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -151,5 +153,27 @@ func TestAppendTimeAsRFC3339Nano(t *testing.T) {
 	mono := time.Now() // with a monotonic reading, as the middleware's times have
 	if got, want := string(appendTime(nil, mono)), mono.Round(0).Format(time.RFC3339Nano); got != want {
 		t.Fatalf("appendTime = %s, want %s", got, want)
+	}
+}
+
+// appendMillis writes what slog's JSON handler writes for the float
+// duration_ms (appendMillisFloat), from 0 through the largest durations.
+func TestAppendMillisAsFloat(t *testing.T) {
+	check := func(us int64) {
+		t.Helper()
+		if got, want := string(appendMillis(nil, time.Duration(us)*time.Microsecond)), string(appendMillisFloat(nil, us)); got != want {
+			t.Fatalf("appendMillis(%d µs) = %s, want %s", us, got, want)
+		}
+	}
+	for us := int64(-3000); us <= 3000; us++ {
+		check(us)
+	}
+	for _, us := range []int64{1e12 - 1, 1e12, 1e12 + 1, -1e12 + 1, -1e12, 1<<53 - 1, 1 << 53, math.MaxInt64 / 1000, math.MinInt64 / 1000} {
+		check(us)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		check(r.Int64N(2e12) - 1e12)
+		check(r.Int64N(1e7))
 	}
 }
