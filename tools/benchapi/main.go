@@ -123,7 +123,12 @@ func run() error {
 	openLoop := flag.Bool("openloop", true, "after wrk, offer balance reads at half the measured rate and report p50/p99")
 	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
 	tracesPerSecond := flag.Int("traces-per-second", config.DefaultTracesPerSecond, "with tracing: the cap on new traces a second, as SMARTERDEV_TRACES_PER_SECOND (0: none)")
+	serverCPUs := flag.String("server-cpus", "", "run the server (this process) on these CPUs only, as taskset -c takes them (e.g. 1)")
+	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
+	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
+		return pinSelf(*serverCPUs)
+	}
 	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
 	for _, t := range strings.Split(*targets, ",") {
@@ -656,7 +661,7 @@ func selfCPU() time.Duration {
 }
 
 func wrk(args []string) (result, error) {
-	cmd := exec.Command("wrk", args...)
+	cmd := loadCommand("wrk", args...)
 	self0 := selfCPU()
 	b, err := cmd.CombinedOutput()
 	self := selfCPU() - self0
@@ -691,6 +696,38 @@ func wrk(args []string) (result, error) {
 	return r, nil
 }
 
+// loadCPUs are the CPUs of the load generators (-load-cpus); empty: any.
+var loadCPUs string
+
+// pinnedEnv marks the process pinSelf started, so that it does not pin again.
+const pinnedEnv = "BENCHAPI_PINNED"
+
+// pinSelf runs this command again under taskset on cpus and returns its
+// outcome: with -load-cpus on other CPUs, the server and the generators no
+// longer take each other's cores, as on separate machines.
+func pinSelf(cpus string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", cpus, self}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("taskset -c %s: %w", cpus, err)
+	}
+	return nil
+}
+
+// loadCommand is the command of a load generator, under taskset when
+// -load-cpus is set.
+func loadCommand(name string, args ...string) *exec.Cmd {
+	if loadCPUs == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", loadCPUs, name}, args...)...)
+}
+
 // loadgenArg runs this binary as the open-loop load generator: in a process
 // of its own, its goroutines and garbage do not pause the server it measures
 // (they still share the machine's cores, as wrk does).
@@ -702,7 +739,7 @@ func fixedRateProcess(base, target, token string, accounts int, rate float64, du
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	out, err := exec.Command(self, loadgenArg, base, target, token, strconv.Itoa(accounts), strconv.FormatFloat(rate, 'f', 3, 64), dur.String()).Output()
+	out, err := loadCommand(self, loadgenArg, base, target, token, strconv.Itoa(accounts), strconv.FormatFloat(rate, 'f', 3, 64), dur.String()).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
