@@ -60,7 +60,9 @@ type cachedAccount struct {
 	a       Account
 	fetched time.Time
 	// refreshing is set by the read that starts this entry's refresh ahead
-	// of its expiry, so that one read does.
+	// of its expiry, so that one read does; cleared again when that refresh
+	// could not start or failed, so that a later read tries again rather
+	// than the entry expiring and a read waiting for the database.
 	refreshing atomic.Bool
 }
 
@@ -84,14 +86,14 @@ func (c *accountCache) shard(k acctKey) *accountShard {
 }
 
 // get returns a cached account younger than the TTL, or the shard's
-// generation to hand to put after reading the database. refresh is true for
-// the one read that should refresh the entry ahead of its expiry (it is past
-// half its TTL): the caller serves the cached account and refreshes it in
-// the background, so that a balance read often does not wait for the
-// database when its entry expires.
-func (c *accountCache) get(k acctKey, now time.Time) (a Account, gen uint64, ok, refresh bool) {
+// generation to hand to put after reading the database. refresh is the
+// entry, for the one read that should refresh it ahead of its expiry (it is
+// past half its TTL), nil otherwise: the caller serves the cached account
+// and refreshes it in the background, so that a balance read often does not
+// wait for the database when its entry expires.
+func (c *accountCache) get(k acctKey, now time.Time) (a Account, gen uint64, ok bool, refresh *cachedAccount) {
 	if c.ttl <= 0 {
-		return Account{}, 0, false, false
+		return Account{}, 0, false, nil
 	}
 	sh := c.shard(k)
 	sh.mu.RLock()
@@ -99,13 +101,15 @@ func (c *accountCache) get(k acctKey, now time.Time) (a Account, gen uint64, ok,
 	gen = sh.gen
 	sh.mu.RUnlock()
 	if e == nil {
-		return Account{}, gen, false, false
+		return Account{}, gen, false, nil
 	}
 	age := now.Sub(e.fetched)
 	if age >= c.ttl {
-		return Account{}, gen, false, false
+		return Account{}, gen, false, nil
 	}
-	refresh = age >= c.ttl/2 && !e.refreshing.Load() && e.refreshing.CompareAndSwap(false, true)
+	if age >= c.ttl/2 && !e.refreshing.Load() && e.refreshing.CompareAndSwap(false, true) {
+		refresh = e
+	}
 	return e.a, gen, true, refresh
 }
 

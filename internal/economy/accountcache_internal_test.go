@@ -161,3 +161,57 @@ func TestAccountCacheRefreshesAhead(t *testing.T) {
 		}
 	})
 }
+
+// A refresh that cannot start (every slot busy) leaves the entry for a
+// later read to refresh: otherwise the entry would only expire, and a read
+// would then wait for the database, under exactly the load that filled the
+// slots.
+func TestAccountCacheRetriesASkippedRefresh(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
+		mb, other := bus.NewMemory(), bus.NewMemory()
+		defer mb.Close()
+		defer other.Close()
+		s := NewService(db, mb, quiet)
+		var mu sync.Mutex
+		now := time.Now()
+		s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		writer := NewService(db, other, quiet) // another process, not heard
+		m := Member{ID: 6, Name: "fay"}
+		if _, _, err := writer.EnsureAccount(ctx, 1, m); err != nil {
+			t.Fatal(err)
+		}
+		read := func() int64 {
+			a, err := s.Balance(ctx, 1, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.Balance
+		}
+		if b := read(); b != 100 {
+			t.Fatalf("balance %d", b)
+		}
+		if _, err := writer.Adjust(ctx, 1, m, 9, 5, "bonus"); err != nil {
+			t.Fatal(err)
+		}
+		for range cap(s.accounts.refreshers) { // every refresh slot busy
+			s.accounts.refreshers <- struct{}{}
+		}
+		advance(6 * time.Second) // past half the TTL: this read's refresh finds no room
+		if b := read(); b != 100 {
+			t.Fatalf("read %d", b)
+		}
+		for range cap(s.accounts.refreshers) {
+			<-s.accounts.refreshers
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for read() != 105 { // still within the TTL: only a refresh shows the write
+			if time.Now().After(deadline) {
+				t.Fatal("a skipped refresh is never tried again before the entry expires")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}

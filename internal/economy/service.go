@@ -122,8 +122,8 @@ func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, erro
 		if err := ctx.Err(); err != nil {
 			return Account{}, err
 		}
-		if refresh {
-			s.refreshAccount(k, gen)
+		if refresh != nil {
+			s.refreshAccount(k, gen, refresh)
 		}
 		return cached, nil
 	}
@@ -152,12 +152,14 @@ func (s *Service) readAccount(ctx context.Context, k acctKey) (Account, error) {
 	}, nil
 }
 
-// refreshAccount reads k again in the background and caches it unless a
-// write came between (gen). It is skipped when refreshes are already busy.
-func (s *Service) refreshAccount(k acctKey, gen uint64) {
+// refreshAccount reads k, cached as e, again in the background and caches
+// it unless a write came between (gen). It is skipped when refreshes are
+// already busy, and e is left for a later read to refresh.
+func (s *Service) refreshAccount(k acctKey, gen uint64, e *cachedAccount) {
 	select {
 	case s.accounts.refreshers <- struct{}{}:
 	default:
+		e.refreshing.Store(false)
 		return
 	}
 	go func() {
@@ -167,7 +169,10 @@ func (s *Service) refreshAccount(k acctKey, gen uint64) {
 		fetched := s.accounts.now()
 		acc, err := s.readAccount(ctx, k)
 		if err != nil {
-			return // the entry expires; the next read goes to the database and reports
+			// A later read tries again; once the entry expires, the read
+			// goes to the database and reports.
+			e.refreshing.Store(false)
+			return
 		}
 		s.accounts.put(k, acc, fetched, gen)
 	}()
