@@ -109,18 +109,21 @@ func putUint64(b []byte, v uint64) {
 }
 
 // headSample decides whether the server span named name, in ctx (carrying a
-// remote parent, if any), records. When it does not, it returns the span
+// remote parent when remote is true; ctx is not searched otherwise), records. When it does not, it returns the span
 // context the request carries instead of a span: a new span id in the
 // parent's trace, or in a new trace, not sampled; when it does, ctx
 // prepared for the SDK to start the span. ok is false when the installed
 // provider is not NewProvider's: the caller starts the span with the SDK as
 // usual.
-func headSample(ctx context.Context, name string, kind trace.SpanKind) (_ context.Context, unrecorded trace.SpanContext, ok bool) {
+func headSample(ctx context.Context, remote bool, name string, kind trace.SpanKind) (_ context.Context, unrecorded trace.SpanContext, ok bool) {
 	hs := head.Load()
 	if hs == nil {
 		return ctx, trace.SpanContext{}, false
 	}
-	parent := trace.SpanContextFromContext(ctx)
+	var parent trace.SpanContext
+	if remote {
+		parent = trace.SpanContextFromContext(ctx)
+	}
 	tid := parent.TraceID()
 	if !parent.IsValid() {
 		tid = newTraceID()

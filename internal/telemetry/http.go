@@ -75,13 +75,20 @@ func HTTPServer(next http.Handler) http.Handler {
 // nil, ctx is ctx with the caller's traceparent, if any, and unrecorded the
 // span context the request carries: a new span id, not sampled, for the
 // logs, child spans and the trace context passed on.
+//
+// The parent is the caller's, from the traceparent header: the server's
+// own context is not searched for a span, which would walk all of
+// net/http's context layers on every request to find none (this process's
+// servers give their requests no span; the SDK, for a request it records,
+// still takes one it finds).
 func ServerSpan(ctx context.Context, r *http.Request) (_ context.Context, span trace.Span, unrecorded trace.SpanContext) {
+	remote := false
 	if _, ok := r.Header["Traceparent"]; ok {
-		ctx = Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		ctx, remote = Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)), true
 	}
 	// The request's attributes are added once the span is known to record:
 	// an unsampled request does not build them. No sampler here reads them.
-	ctx, unrecorded, ok := headSample(ctx, r.Method, trace.SpanKindServer)
+	ctx, unrecorded, ok := headSample(ctx, remote, r.Method, trace.SpanKindServer)
 	if ok && unrecorded.IsValid() {
 		return ctx, nil, unrecorded // head.go: no SDK span for a request not recorded
 	}
