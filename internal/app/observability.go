@@ -106,14 +106,16 @@ func (a *App) instrument(h http.Handler) http.Handler {
 // id and access log (on log, component "http"), Prometheus metrics, then the
 // SLO counter (when slo is not nil). tools/benchapi measures its cost with it.
 func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter, traced bool) http.Handler {
+	var also metrics.Counter
 	if slo != nil {
-		h = slo.Middleware(h)
+		also = slo // counted in the metrics' layer, not in one of its own
 	}
+	h = metrics.HTTP(h, also)
 	if traced {
 		// telemetry.HTTPServer around logging.Middleware, in one layer.
-		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.ServerSpan, metrics.HTTP(h))
+		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.ServerSpan, h)
 	}
-	return logging.Middleware(log.With("component", "http"), metrics.HTTP(h))
+	return logging.Middleware(log.With("component", "http"), h)
 }
 
 // LogLevel is the logger's run-time level (nil when the logger was not made

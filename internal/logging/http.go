@@ -164,13 +164,17 @@ func Route(pattern string) string {
 // CaptureRoute wraps a ServeMux: after it has routed a request, the matched
 // pattern (r.Pattern, set by the mux on the request it was given) is copied
 // to the Request record that the outer middleware reads. Nested muxes (the
-// API's own under "/api/") wrap theirs too: the innermost pattern wins.
+// API's own under "/api/") wrap theirs too: the innermost pattern wins. It
+// is copied when the handler panics too, so that the panic is logged and
+// counted under its route.
 func CaptureRoute(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if r.Pattern != "" {
+				SetRoute(r.Context(), r.Pattern)
+			}
+		}()
 		mux.ServeHTTP(w, r)
-		if r.Pattern != "" {
-			SetRoute(r.Context(), r.Pattern)
-		}
 	})
 }
 

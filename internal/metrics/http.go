@@ -18,8 +18,10 @@ import (
 // run inside logging.Middleware (and the mux inside logging.CaptureRoute).
 // A route's counts are kept per processor (internal/shard) and summed when
 // scraped: every request adds to them, and counts shared by all cores cost
-// each request the trip of their cache lines between the cores.
-func HTTP(next http.Handler) http.Handler {
+// each request the trip of their cache lines between the cores. A request
+// whose handler panics is counted as a 500, and the panic goes on. also,
+// when not nil, is told of every request in the same deferred call.
+func HTTP(next http.Handler, also Counter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpInFlight.Add(1)
 		rec := logging.RequestOf(r.Context())
@@ -28,8 +30,19 @@ func HTTP(next http.Handler) http.Handler {
 			start = time.Now()
 		}
 		defer func() {
+			p := recover()
 			if rec == nil {
 				httpInFlight.Add(-1)
+				if also != nil {
+					status := http.StatusOK
+					if p != nil {
+						status = http.StatusInternalServerError
+					}
+					also.CountRequest(r, nil, status, shard.Index())
+				}
+				if p != nil {
+					panic(p)
+				}
 				return
 			}
 			var d time.Duration
@@ -40,8 +53,11 @@ func HTTP(next http.Handler) http.Handler {
 				d = time.Since(start)
 			}
 			status := rec.Status
-			if status == 0 {
-				status = http.StatusOK // a panic re-raised past us, or nothing written
+			switch {
+			case p != nil:
+				status = http.StatusInternalServerError
+			case status == 0:
+				status = http.StatusOK // nothing written
 			}
 			h := routeHandlesOf(r.Method, rec.Pattern)
 			codes := h.codes(status)
@@ -49,9 +65,23 @@ func HTTP(next http.Handler) http.Handler {
 			httpInFlight.AddAt(i, -1)
 			h.shards[i].observe(d)
 			codes[i].n.Add(1)
+			if also != nil {
+				also.CountRequest(r, rec, status, i)
+			}
+			if p != nil {
+				panic(p)
+			}
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Counter counts requests beside HTTP (the SLO counter), in HTTP's layer:
+// with no middleware layer, deferred call, record lookup or processor
+// lookup of its own. rec is nil outside logging.Middleware; shard is the
+// request's processor shard (internal/shard).
+type Counter interface {
+	CountRequest(r *http.Request, rec *logging.Request, status, shard int)
 }
 
 // routeKey is the request's method and the pattern the mux matched (its

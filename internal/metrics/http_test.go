@@ -36,7 +36,7 @@ func TestHTTPCountsEveryRequestOnce(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("x"))
 	})
-	h := logging.Middleware(logging.New(discard{}, logging.Options{}), HTTP(logging.CaptureRoute(mux)))
+	h := logging.Middleware(logging.New(discard{}, logging.Options{}), HTTP(logging.CaptureRoute(mux), nil))
 	const workers, per = 8, 250
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -136,4 +136,43 @@ func gatherHistogram(t *testing.T, g prometheus.Gatherer, route string) *dto.His
 	}
 	t.Fatalf("no histogram for %s", route)
 	return nil
+}
+
+// A handler that panics is counted as a 500 (not as the 200 of a status
+// never written), by the metrics and by the Counter beside them; the panic
+// goes on to the logging middleware, which answers 500.
+func TestHTTPCountsAPanicAsAServerError(t *testing.T) {
+	route := fmt.Sprintf("/t/panics%d", countedRuns.Add(1))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+route, func(http.ResponseWriter, *http.Request) { panic("boom") })
+	var seen counterFunc
+	h := logging.Middleware(logging.New(discard{}, logging.Options{}), HTTP(logging.CaptureRoute(mux), &seen))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, route, nil))
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("answered %d, want the logging middleware's 500", w.Code)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(httpCollector{}, HTTPInFlight)
+	if got := gatherValue(t, reg, "smarterdev_http_requests_total", map[string]string{"route": route, "code": "500"}); got != 1 {
+		t.Errorf("500s counted: %v, want 1", got)
+	}
+	if got := gatherValue(t, reg, "smarterdev_http_requests_total", map[string]string{"route": route, "code": "200"}); got != -1 {
+		t.Errorf("the panic was also counted as a 200: %v", got)
+	}
+	if seen.statuses != "500" {
+		t.Errorf("the Counter was told %q, want 500", seen.statuses)
+	}
+	if got := testutil.ToFloat64(HTTPInFlight); got != 0 {
+		t.Errorf("in flight after the request ended: %v", got)
+	}
+}
+
+type counterFunc struct{ statuses string }
+
+func (c *counterFunc) CountRequest(_ *http.Request, rec *logging.Request, status, shard int) {
+	if rec == nil || shard < 0 {
+		c.statuses += "bad "
+	}
+	c.statuses += fmt.Sprint(status)
 }

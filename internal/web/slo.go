@@ -81,11 +81,11 @@ func NewSLOCounter(db *store.DB, now func() time.Time) *SLOCounter {
 }
 
 // Count records one answered request with its status.
-func (s *SLOCounter) Count(status int) { s.countAt(status, s.now()) }
+func (s *SLOCounter) Count(status int) { s.add(s.now(), status, shard.Index()) }
 
-// countAt records a request of the UTC day of t.
-func (s *SLOCounter) countAt(status int, t time.Time) {
-	d, i := s.day(t), shard.Index()
+// add records a request of the UTC day of t on processor shard i.
+func (s *SLOCounter) add(t time.Time, status, i int) {
+	d := s.day(t)
 	d.requests.AddAt(i, 1)
 	if status >= 500 {
 		d.errors.AddAt(i, 1)
@@ -103,35 +103,22 @@ func counted(path string) bool {
 	return true
 }
 
-// Middleware counts each request once it is answered. It reads the status
-// from the request record of logging.Middleware, which must wrap it, and,
-// on the real clock, the request's start from it too (the day it started,
-// without reading the clock again); a panic that escapes counts as a server
-// error.
-func (s *SLOCounter) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !counted(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		defer func() {
-			if v := recover(); v != nil {
-				s.Count(http.StatusInternalServerError)
-				panic(v)
-			}
-			status := http.StatusOK
-			rec := logging.RequestOf(r.Context())
-			if rec != nil && rec.Status != 0 {
-				status = rec.Status
-			}
-			if rec == nil || rec.Start.IsZero() || !s.realClock {
-				s.Count(status)
-				return
-			}
-			s.countAt(status, rec.Start)
-		}()
-		next.ServeHTTP(w, r)
-	})
+// CountRequest counts one answered request (metrics.Counter: metrics.HTTP
+// calls it, with the status it counted, a panic's as a 500). On the real
+// clock the day is the one the request started in, from logging's record,
+// without reading the clock again.
+func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, status, shard int) {
+	if !counted(r.URL.Path) {
+		return
+	}
+	var t time.Time
+	if rec != nil && s.realClock {
+		t = rec.Start
+	}
+	if t.IsZero() {
+		t = s.now()
+	}
+	s.add(t, status, shard)
 }
 
 // Flush adds the pending counts to slo_daily in one transaction; when it
