@@ -111,39 +111,59 @@ func TestAccountCacheBounded(t *testing.T) {
 	}
 }
 
+// refreshFixture is a service with a 10 s account TTL on a clock the test
+// moves (advance), and a writer in another process that it does not hear
+// from: member m's balance, 100, then adjusted to 105 by the writer after
+// this service has cached it. read returns the balance this service serves.
+func refreshFixture(t *testing.T, db *store.DB, m Member) (s *Service, advance func(time.Duration), read func() int64) {
+	t.Helper()
+	ctx := context.Background()
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
+	mb, other := bus.NewMemory(), bus.NewMemory()
+	t.Cleanup(func() { _ = mb.Close(); _ = other.Close() })
+	s = NewService(db, mb, quiet)
+	var mu sync.Mutex
+	now := time.Now()
+	s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	writer := NewService(db, other, quiet) // another process, not heard
+	if _, _, err := writer.EnsureAccount(ctx, 1, m); err != nil {
+		t.Fatal(err)
+	}
+	read = func() int64 {
+		a, err := s.Balance(ctx, 1, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Balance
+	}
+	if b := read(); b != 100 {
+		t.Fatalf("balance %d", b)
+	}
+	if _, err := writer.Adjust(ctx, 1, m, 9, 5, "bonus"); err != nil {
+		t.Fatal(err)
+	}
+	return s, advance, read
+}
+
+// waitForRefresh waits until read serves the writer's 105.
+func waitForRefresh(t *testing.T, read func() int64, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for read() != 105 {
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Past half its TTL, a cached balance is served as it is and refreshed in
 // the background by one read: a write this process did not hear about shows
 // before the TTL ends, without a read waiting for the database.
 func TestAccountCacheRefreshesAhead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
-		mb, other := bus.NewMemory(), bus.NewMemory()
-		defer mb.Close()
-		defer other.Close()
-		s := NewService(db, mb, quiet)
-		var mu sync.Mutex
-		now := time.Now()
-		s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		writer := NewService(db, other, quiet) // another process, not heard
-		m := Member{ID: 5, Name: "eve"}
-		if _, _, err := writer.EnsureAccount(ctx, 1, m); err != nil {
-			t.Fatal(err)
-		}
-		read := func() int64 {
-			a, err := s.Balance(ctx, 1, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a.Balance
-		}
-		if b := read(); b != 100 {
-			t.Fatalf("balance %d", b)
-		}
-		if _, err := writer.Adjust(ctx, 1, m, 9, 5, "bonus"); err != nil {
-			t.Fatal(err)
-		}
+		_, advance, read := refreshFixture(t, db, Member{ID: 5, Name: "eve"})
 		advance(3 * time.Second) // under half the TTL: served, no refresh
 		if b := read(); b != 100 {
 			t.Fatalf("a fresh entry read %d; the cache is not being exercised", b)
@@ -152,13 +172,7 @@ func TestAccountCacheRefreshesAhead(t *testing.T) {
 		if b := read(); b != 100 {
 			t.Fatalf("the read that starts a refresh should not wait for it: %d", b)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for read() != 105 {
-			if time.Now().After(deadline) {
-				t.Fatal("no refresh ahead of the TTL")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitForRefresh(t, read, "no refresh ahead of the TTL")
 	})
 }
 
@@ -168,34 +182,7 @@ func TestAccountCacheRefreshesAhead(t *testing.T) {
 // slots.
 func TestAccountCacheRetriesASkippedRefresh(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		ctx := context.Background()
-		quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
-		mb, other := bus.NewMemory(), bus.NewMemory()
-		defer mb.Close()
-		defer other.Close()
-		s := NewService(db, mb, quiet)
-		var mu sync.Mutex
-		now := time.Now()
-		s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-		writer := NewService(db, other, quiet) // another process, not heard
-		m := Member{ID: 6, Name: "fay"}
-		if _, _, err := writer.EnsureAccount(ctx, 1, m); err != nil {
-			t.Fatal(err)
-		}
-		read := func() int64 {
-			a, err := s.Balance(ctx, 1, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return a.Balance
-		}
-		if b := read(); b != 100 {
-			t.Fatalf("balance %d", b)
-		}
-		if _, err := writer.Adjust(ctx, 1, m, 9, 5, "bonus"); err != nil {
-			t.Fatal(err)
-		}
+		s, advance, read := refreshFixture(t, db, Member{ID: 6, Name: "fay"})
 		for range cap(s.accounts.refreshers) { // every refresh slot busy
 			s.accounts.refreshers <- struct{}{}
 		}
@@ -206,12 +193,7 @@ func TestAccountCacheRetriesASkippedRefresh(t *testing.T) {
 		for range cap(s.accounts.refreshers) {
 			<-s.accounts.refreshers
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for read() != 105 { // still within the TTL: only a refresh shows the write
-			if time.Now().After(deadline) {
-				t.Fatal("a skipped refresh is never tried again before the entry expires")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		// Still within the TTL: only a refresh shows the write.
+		waitForRefresh(t, read, "a skipped refresh is never tried again before the entry expires")
 	})
 }
