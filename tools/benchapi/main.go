@@ -124,6 +124,7 @@ func run() error {
 	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
 	tracesPerSecond := flag.Int("traces-per-second", config.DefaultTracesPerSecond, "with tracing: the cap on new traces a second, as SMARTERDEV_TRACES_PER_SECOND (0: none)")
 	serverCPUs := flag.String("server-cpus", "", "run the server (this process) on these CPUs only, as taskset -c takes them (e.g. 1)")
+	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
 	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
@@ -591,7 +592,7 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 			"postgres://smarterdev:s3cret-passw0rd@db.internal:5432/smarterdev",
 		}})
 	}
-	econ := economy.NewService(db, b, economy.Options{Logger: log})
+	econ := economy.NewService(db, b, economy.Options{Logger: log, AccountTTL: accountTTL})
 	keys := apikeys.NewService(db, nil)
 	// The real API handler; the per-key rate limit (20/s by default) is
 	// raised so that it measures, not throttles, and still runs per request.
@@ -698,6 +699,9 @@ func wrk(args []string) (result, error) {
 
 // loadCPUs are the CPUs of the load generators (-load-cpus); empty: any.
 var loadCPUs string
+
+// accountTTL is the balance cache's TTL (-account-ttl; 0: the product's).
+var accountTTL time.Duration
 
 // pinnedEnv marks the process pinSelf started, so that it does not pin again.
 const pinnedEnv = "BENCHAPI_PINNED"
