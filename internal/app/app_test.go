@@ -427,3 +427,51 @@ func TestRedisBus(t *testing.T) {
 		t.Fatalf("exit %d: %s", c, r.stderr)
 	}
 }
+
+// A server whose stderr is a file (a process's, under a supervisor) buffers
+// its log lines (logging.Buffered): they still arrive without anyone
+// flushing, and every one is out, in order, when the server has stopped.
+func TestServerLogsToAFile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	read := func() string {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() { code <- Run(ctx, []string{"web"}, envOf(sqliteEnv(t)), strings.NewReader(""), io.Discard, f) }()
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line reached the file: %s", read())
+		}
+		addr = listeningAddr(read())
+	}
+	const requests = 20
+	for range requests {
+		if c, _ := get(t, "http://"+addr+"/livez"); c != http.StatusOK {
+			t.Fatalf("livez: %d", c)
+		}
+	}
+	cancel()
+	if c := <-code; c != ExitOK {
+		t.Fatalf("exit code %d: %s", c, read())
+	}
+	logs := strings.TrimSuffix(read(), "\n")
+	lines := strings.Split(logs, "\n")
+	if n := strings.Count(logs, `"route":"/livez"`); n != requests {
+		t.Errorf("%d access lines for %d requests", n, requests)
+	}
+	var last struct{ Msg string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Msg != "stopped" {
+		t.Errorf("last line %q, want the stopped line, flushed when the role stopped", lines[len(lines)-1])
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -86,6 +87,21 @@ func oneLine(s string) string {
 type env struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	logs           io.Writer // where the logger writes; nil: stderr
+}
+
+// serverLogs returns e with the logger's output buffered (logging.Buffered)
+// when it is a file, the process's stderr, as a server's is: a server
+// writes a line per request. done writes out what is left when the role
+// stops.
+func (e env) serverLogs() (_ env, done func()) {
+	f, ok := e.stderr.(*os.File)
+	if !ok {
+		return e, func() {}
+	}
+	b := logging.NewBuffered(f)
+	e.logs = b
+	return e, func() { _ = b.Close() }
 }
 
 // setup loads the configuration and builds the logger; a bad configuration is
@@ -95,7 +111,11 @@ func (e env) setup() (config.Config, *slog.Logger, error) {
 	if err != nil {
 		return config.Config{}, nil, usageError(err)
 	}
-	return cfg, newLogger(cfg, e.stderr), nil
+	w := e.logs
+	if w == nil {
+		w = e.stderr
+	}
+	return cfg, newLogger(cfg, w), nil
 }
 
 // newLogger builds the process logger (internal/logging): JSON or text,
@@ -153,6 +173,8 @@ func roleCommand(e env, role Role, short string) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, done := e.serverLogs()
+			defer done()
 			cfg, log, err := e.setup()
 			if err != nil {
 				return err

@@ -49,12 +49,13 @@ func New(w io.Writer, o Options) *slog.Logger {
 	// ReplaceAttr: a ReplaceAttr takes slog off its fast paths for every
 	// line, and Handler passes the common line (nothing to mask) untouched.
 	hopts := &slog.HandlerOptions{Level: lv}
+	out, _ := w.(*Buffered) // warnings and errors are written through
 	if o.Format == "text" {
-		return slog.New(&Handler{inner: slog.NewTextHandler(w, hopts), level: lv, redact: true, secrets: secrets})
+		return slog.New(&Handler{inner: slog.NewTextHandler(w, hopts), level: lv, redact: true, secrets: secrets, out: out})
 	}
 	lw := lineWriter(w) // shared with the access log's direct writer
 	return slog.New(&Handler{inner: slog.NewJSONHandler(lw, hopts), level: lv, redact: true, secrets: secrets,
-		fast: &fastJSON{w: lw}})
+		fast: &fastJSON{w: lw, out: out}, out: out})
 }
 
 // LevelOf returns the run-time level of a logger made by New, or nil.
@@ -78,6 +79,7 @@ type Handler struct {
 	redact  bool
 	secrets []string
 	fast    *fastJSON // JSON made by New: the access log's direct writer (access.go)
+	out     *Buffered // the output when New was given a Buffered: flushed after a warning or an error
 }
 
 // NewHandler wraps inner so that records carry their context's fields.
@@ -109,7 +111,11 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if h.redact {
 		r = h.redactRecord(r)
 	}
-	return h.inner.Handle(ctx, r)
+	err := h.inner.Handle(ctx, r)
+	if h.out != nil && r.Level >= slog.LevelWarn {
+		_ = h.out.Flush()
+	}
+	return err
 }
 
 // WithAttrs implements slog.Handler.
@@ -124,10 +130,10 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	var fast *fastJSON
 	if h.fast != nil {
 		if pre, ok := fastPre(h.fast.pre, as); ok {
-			fast = &fastJSON{w: h.fast.w, pre: pre}
+			fast = &fastJSON{w: h.fast.w, pre: pre, out: h.fast.out}
 		}
 	}
-	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets, fast: fast}
+	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets, fast: fast, out: h.out}
 }
 
 // WithGroup implements slog.Handler.
@@ -135,7 +141,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &Handler{inner: h.inner.WithGroup(name), level: h.level, redact: h.redact, secrets: h.secrets}
+	return &Handler{inner: h.inner.WithGroup(name), level: h.level, redact: h.redact, secrets: h.secrets, out: h.out}
 }
 
 // redactRecord returns r with its secrets masked; r itself when it has none

@@ -7,8 +7,9 @@
 // -instr both serves the same API twice in one process, without
 // instrumentation ("off") and with the production one ("on": spans for the
 // request and its queries through the SDK's batching processor to an exporter
-// that only counts them, the JSON access log at info level to io.Discard,
-// Prometheus HTTP and query metrics, the SLO counter), and runs wrk against
+// that only counts them, the JSON access log at info level to /dev/null
+// through the server's buffered output, Prometheus HTTP and query metrics,
+// the SLO counter), and runs wrk against
 // each in alternating order for -rounds rounds, so that the overhead is
 // measured in the same run. -tracing=false leaves tracing out of "on" (as
 // production without an OTLP endpoint); OTEL_TRACES_SAMPLER and
@@ -124,6 +125,7 @@ func run() error {
 	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
 	tracesPerSecond := flag.Int("traces-per-second", config.DefaultTracesPerSecond, "with tracing: the cap on new traces a second, as SMARTERDEV_TRACES_PER_SECOND (0: none)")
 	serverCPUs := flag.String("server-cpus", "", "run the server (this process) on these CPUs only, as taskset -c takes them (e.g. 1)")
+	flag.BoolVar(&unbufferedLogs, "unbuffered-logs", false, "with instrumentation on: a write system call per log line instead of the server's buffered output")
 	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
@@ -581,12 +583,26 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 	closers = append(closers, func() { _ = b.Close() })
 	// Off: errors only (wrk cuts connections at the end of a run, which the
 	// API logs as canceled requests). On: the production logger (JSON, info)
-	// writing to io.Discard, so that formatting is paid but not the disk.
+	// writing as a server does (app.serverLogs), through logging.Buffered to
+	// a file: /dev/null, so that formatting and the write system calls are
+	// paid, not a disk (-unbuffered-logs: a write per line).
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
 	if on {
+		devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+		var out io.Writer = devNull
+		closers = append(closers, func() { _ = devNull.Close() })
+		if !unbufferedLogs {
+			b := logging.NewBuffered(devNull)
+			closers = append(closers, func() { _ = b.Close() })
+			out = b
+		}
 		// With secrets to mask, as production's logger has (bot token, OAuth
 		// client secret, database URL with its password).
-		log = logging.New(io.Discard, logging.Options{Format: "json", Level: slog.LevelInfo, Secrets: []string{
+		log = logging.New(out, logging.Options{Format: "json", Level: slog.LevelInfo, Secrets: []string{
 			"MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789ABCD",
 			"q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6",
 			"postgres://smarterdev:s3cret-passw0rd@db.internal:5432/smarterdev",
@@ -702,6 +718,10 @@ var loadCPUs string
 
 // accountTTL is the balance cache's TTL (-account-ttl; 0: the product's).
 var accountTTL time.Duration
+
+// unbufferedLogs writes each log line with a write of its own
+// (-unbuffered-logs), as servers did before logging.Buffered.
+var unbufferedLogs bool
 
 // pinnedEnv marks the process pinSelf started, so that it does not pin again.
 const pinnedEnv = "BENCHAPI_PINNED"
