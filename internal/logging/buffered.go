@@ -8,9 +8,10 @@ import (
 
 // Buffered gathers log lines bound for the process's output into one write
 // every FlushEvery or every BufferSize bytes, whichever comes first. A write
-// system call per line cost the server more than the rest of a request's
-// instrumentation together (about 2.7 µs here, docs/PERFORMANCE.md, issue
-// 6, ninth pass), and the access log writes a line for every request.
+// system call per line costs about as much as the rest of a request's
+// instrumentation together (1.4-1.6 µs to /dev/null here, more to a pipe;
+// BenchmarkLogOutput, docs/PERFORMANCE.md, issue 6, ninth pass), and the
+// access log writes a line for every request.
 //
 // What it gives up: a process that dies without Close (a crash, SIGKILL)
 // loses the info and debug lines of its last FlushEvery. A logger made by
