@@ -80,10 +80,10 @@ func HTTP(next http.Handler, also Counter) http.Handler {
 
 // Counter counts requests beside HTTP (the SLO counter), in HTTP's layer:
 // with no middleware layer, deferred call, record lookup or processor
-// lookup of its own. rec is nil outside logging.Middleware; shard is the
+// lookup of its own. rec is nil outside logging.Middleware; i is the
 // request's processor shard (internal/shard).
 type Counter interface {
-	CountRequest(r *http.Request, rec *logging.Request, status, shard int)
+	CountRequest(r *http.Request, rec *logging.Request, status, i int)
 }
 
 // routeKey is the request's method and the pattern the mux matched (its

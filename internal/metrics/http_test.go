@@ -170,8 +170,8 @@ func TestHTTPCountsAPanicAsAServerError(t *testing.T) {
 
 type counterFunc struct{ statuses string }
 
-func (c *counterFunc) CountRequest(_ *http.Request, rec *logging.Request, status, shard int) {
-	if rec == nil || shard < 0 {
+func (c *counterFunc) CountRequest(_ *http.Request, rec *logging.Request, status, i int) {
+	if rec == nil || i < 0 {
 		c.statuses += "bad "
 	}
 	c.statuses += fmt.Sprint(status)

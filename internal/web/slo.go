@@ -107,7 +107,7 @@ func counted(path string) bool {
 // calls it, with the status it counted, a panic's as a 500). On the real
 // clock the day is the one the request started in, from logging's record,
 // without reading the clock again.
-func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, status, shard int) {
+func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, status, i int) {
 	if !counted(r.URL.Path) {
 		return
 	}
@@ -118,7 +118,7 @@ func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, status,
 	if t.IsZero() {
 		t = s.now()
 	}
-	s.add(t, status, shard)
+	s.add(t, status, i)
 }
 
 // Flush adds the pending counts to slo_daily in one transaction; when it
