@@ -60,16 +60,15 @@ func (l *accessLine) record() slog.Record {
 // attributes added with WithAttrs, already masked.
 type fastJSON struct {
 	w   io.Writer
-	pre []byte    // `,"component":"http"`...
-	out *Buffered // as Handler's: flushed after an error line
+	pre []byte // `,"component":"http"`...
 }
 
 // lineWriter is w for the slog handler and fastJSON, which both write a
 // whole line in one Write: as it is when w takes concurrent Writes whole (a
 // file, stdout: the os.File locks each Write; a Buffered, which locks its
-// buffer; io.Discard), else behind a
-// lock. A lock of ours taken by every request of a busy server costs it the
-// cache line moving between cores on every line.
+// buffer; io.Discard), else behind a lock. A lock of ours taken by every
+// request of a busy server costs it the cache line moving between cores on
+// every line.
 func lineWriter(w io.Writer) io.Writer {
 	switch w.(type) {
 	case *os.File, *Buffered:
@@ -166,8 +165,8 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	}
 	b = append(b, "}\n"...)
 	_, _ = f.w.Write(b)
-	if f.out != nil && l.level >= slog.LevelWarn {
-		_ = f.out.Flush()
+	if h.out != nil && l.level >= slog.LevelWarn {
+		_ = h.out.Flush()
 	}
 	if cap(b) <= 4096 {
 		*bp = b

@@ -55,7 +55,7 @@ func New(w io.Writer, o Options) *slog.Logger {
 	}
 	lw := lineWriter(w) // shared with the access log's direct writer
 	return slog.New(&Handler{inner: slog.NewJSONHandler(lw, hopts), level: lv, redact: true, secrets: secrets,
-		fast: &fastJSON{w: lw, out: out}, out: out})
+		fast: &fastJSON{w: lw}, out: out})
 }
 
 // LevelOf returns the run-time level of a logger made by New, or nil.
@@ -130,7 +130,7 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	var fast *fastJSON
 	if h.fast != nil {
 		if pre, ok := fastPre(h.fast.pre, as); ok {
-			fast = &fastJSON{w: h.fast.w, pre: pre, out: h.fast.out}
+			fast = &fastJSON{w: h.fast.w, pre: pre}
 		}
 	}
 	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets, fast: fast, out: h.out}
