@@ -39,12 +39,7 @@ func New(w io.Writer, o Options) *slog.Logger {
 			lv.Set(o.Level.Level())
 		}
 	}
-	var secrets []string
-	for _, s := range o.Secrets {
-		if len(s) >= 4 { // masking a 1-3 character value would mangle every line
-			secrets = append(secrets, s)
-		}
-	}
+	secrets := newSecretSet(o.Secrets)
 	// Redaction happens in Handler rather than as the inner handler's
 	// ReplaceAttr: a ReplaceAttr takes slog off its fast paths for every
 	// line, and Handler passes the common line (nothing to mask) untouched.
@@ -77,7 +72,7 @@ type Handler struct {
 	inner   slog.Handler
 	level   *slog.LevelVar
 	redact  bool
-	secrets []string
+	secrets secretSet
 	fast    *fastJSON // JSON made by New: the access log's direct writer (access.go)
 	out     *Buffered // the output when New was given a Buffered: flushed after a warning or an error
 }
@@ -229,14 +224,39 @@ func (h *Handler) redactAttr(a slog.Attr) slog.Attr {
 
 // mask replaces every known secret in s.
 func (h *Handler) mask(s string) (string, bool) {
+	if len(s) < h.secrets.shortest { // too short to hold any: most values
+		return s, false
+	}
 	masked := false
-	for _, sec := range h.secrets {
+	for _, sec := range h.secrets.list {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 			masked = true
 		}
 	}
 	return s, masked
+}
+
+// secretSet is the values a Handler masks and the length of the shortest:
+// a value shorter than that cannot hold one, and most values logged
+// (ids, addresses, routes) are, so they are passed over without a search.
+type secretSet struct {
+	list     []string
+	shortest int
+}
+
+func newSecretSet(values []string) secretSet {
+	var set secretSet
+	for _, s := range values {
+		if len(s) < 4 { // masking a 1-3 character value would mangle every line
+			continue
+		}
+		set.list = append(set.list, s)
+		if set.shortest == 0 || len(s) < set.shortest {
+			set.shortest = len(s)
+		}
+	}
+	return set
 }
 
 type fieldsKey struct{}
