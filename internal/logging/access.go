@@ -2,7 +2,6 @@ package logging
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -158,9 +157,9 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		tid, sid := sc.TraceID(), sc.SpanID()
 		b = append(b, `,"trace_id":"`...)
-		b = hex.AppendEncode(b, tid[:])
+		b = appendHex(b, tid[:])
 		b = append(b, `","span_id":"`...)
-		b = hex.AppendEncode(b, sid[:])
+		b = appendHex(b, sid[:])
 		b = append(b, '"')
 	}
 	b = append(b, "}\n"...)
@@ -189,10 +188,11 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, c.head...)
 	if ns := t.Nanosecond(); ns != 0 { // nine digits, trailing zeros dropped
 		var d [10]byte
-		d[0] = '.'
-		for i := 9; i >= 1; i-- {
-			d[i] = byte('0' + ns%10)
-			ns /= 10
+		d[0], d[1] = '.', byte('0'+ns/1e8)
+		ns %= 1e8
+		for i := 8; i >= 2; i -= 2 { // two digits a step
+			d[i], d[i+1] = digitPairs[ns%100*2], digitPairs[ns%100*2+1]
+			ns /= 100
 		}
 		n := len(d)
 		for d[n-1] == '0' {
@@ -202,6 +202,10 @@ func appendTime(b []byte, t time.Time) []byte {
 	}
 	return append(b, c.zone...)
 }
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 type formattedSecond struct {
 	sec        int64
@@ -260,14 +264,46 @@ func standardMethod(m string) bool {
 
 // plainJSON reports whether s is written in JSON as it is: printable ASCII
 // without quote or backslash.
+// Every request's access line asks it of its remote address, id and route,
+// so it looks at eight bytes at a time (bytewise it was the line's largest
+// cost).
 func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	last := s[len(s)-8:] // checked whole: some of its bytes twice
+	for len(s) > 8 {
+		if !plainWord(s) {
 			return false
 		}
+		s = s[8:]
 	}
-	return true
+	return plainWord(last)
 }
+
+// plainWord is plainJSON of the first eight bytes of w.
+func plainWord(w string) bool {
+	_ = w[7] // one bounds check for the eight
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	return x&highBits == 0 && !hasLess(x, 0x20) && !hasZero(x^(lowBits*'"')) && !hasZero(x^(lowBits*'\\')) && !hasZero(x^(lowBits*0x7f))
+}
+
+const (
+	lowBits  = 0x0101010101010101 // the lowest bit of each byte
+	highBits = 0x8080808080808080 // the highest
+)
+
+// hasZero reports whether a byte of x is zero, hasLess whether one is below
+// n (n <= 128): the word-at-a-time tests of "Bit Twiddling Hacks" (Sean
+// Eron Anderson), exact as yes-or-no answers.
+func hasZero(x uint64) bool         { return (x-lowBits)&^x&highBits != 0 }
+func hasLess(x uint64, n byte) bool { return (x-lowBits*uint64(n))&^x&highBits != 0 }
 
 // fastPre returns the JSON of as (already masked) appended to pre, or false
 // when one of them is not a plain string or integer under a plain key.

@@ -177,3 +177,45 @@ func TestAppendMillisAsFloat(t *testing.T) {
 		check(r.Int64N(1e7))
 	}
 }
+
+// TestPlainJSON: the word-at-a-time test answers as the bytewise one for
+// every byte value at every position of strings up to 17 bytes long (two
+// words and a tail), beside plain bytes of every kind.
+func TestPlainJSON(t *testing.T) {
+	bytewise := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	plain := "az09 ~!#/{}[]:,.-_"
+	rejected := 0
+	for n := 1; n <= 17; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = plain[(i+c)%len(plain)]
+				}
+				b[pos] = byte(c)
+				s := string(b)
+				want := bytewise(s)
+				if got := plainJSON(s); got != want {
+					t.Fatalf("plainJSON(%q) = %v, want %v", s, got, want)
+				}
+				if !want {
+					rejected++
+				}
+			}
+		}
+	}
+	// Bytes 0-31, '"', '\\' and 127-255: 163 of 256 at each of 153 positions.
+	if rejected != 163*153 {
+		t.Fatalf("%d strings rejected, want %d", rejected, 163*153)
+	}
+	if !plainJSON("") || !plainJSON("/api/v1/guilds/{guild}/bytes/balances/{user}") {
+		t.Fatal("plain strings rejected")
+	}
+}
