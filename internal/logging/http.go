@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -209,17 +210,11 @@ func SaneRequestID(id string) bool {
 // requests in logs, they guard nothing: they need not be secret, and 96 bits
 // do not collide in practice.
 func NewRequestID() string {
-	const digits = "0123456789abcdef"
 	var b [24]byte
 	hi, lo := rand.Uint64(), rand.Uint32()
-	for i := 0; i < 16; i++ {
-		b[i] = digits[hi>>60]
-		hi <<= 4
-	}
-	for i := 16; i < 24; i++ {
-		b[i] = digits[lo>>28]
-		lo <<= 4
-	}
+	binary.BigEndian.PutUint64(b[0:], hexDigits(uint32(hi>>32)))
+	binary.BigEndian.PutUint64(b[8:], hexDigits(uint32(hi)))
+	binary.BigEndian.PutUint64(b[16:], hexDigits(lo))
 	return string(b[:])
 }
 
