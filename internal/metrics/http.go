@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
@@ -125,19 +126,41 @@ type codeShard struct {
 	_ [56]byte
 }
 
-var routes sync.Map // routeKey -> *routeHandles
+// routes is every route's handles, a map replaced whole when a route is
+// first seen (routes are few and fixed): a lookup is a plain map read, where
+// a sync.Map hashed and compared its key through an interface on every
+// request.
+var routes = func() *routeTable {
+	t, m := &routeTable{}, map[routeKey]*routeHandles{}
+	t.m.Store(&m)
+	return t
+}()
+
+type routeTable struct {
+	mu sync.Mutex // held to add a route
+	m  atomic.Pointer[map[routeKey]*routeHandles]
+}
 
 func routeHandlesOf(method, pattern string) *routeHandles {
 	k := routeKey{method, pattern}
-	if h, ok := routes.Load(k); ok {
-		return h.(*routeHandles)
+	if h, ok := (*routes.m.Load())[k]; ok {
+		return h
 	}
 	m, route := methodLabel(method), logging.Route(pattern)
 	if m != method { // one entry for every non-standard method of a route
 		return routeHandlesOf(m, pattern)
 	}
-	h, _ := routes.LoadOrStore(k, &routeHandles{method: m, route: route, shards: make([]routeShard, shard.N())})
-	return h.(*routeHandles)
+	routes.mu.Lock()
+	defer routes.mu.Unlock()
+	old := *routes.m.Load()
+	if h, ok := old[k]; ok {
+		return h
+	}
+	next := maps.Clone(old)
+	h := &routeHandles{method: m, route: route, shards: make([]routeShard, shard.N())}
+	next[k] = h
+	routes.m.Store(&next)
+	return h
 }
 
 func (h *routeHandles) codes(code int) []codeShard {
@@ -182,8 +205,7 @@ func (httpCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (httpCollector) Collect(ch chan<- prometheus.Metric) {
-	routes.Range(func(_, v any) bool {
-		h := v.(*routeHandles)
+	for _, h := range *routes.m.Load() {
 		var counts [len(httpBucketsFixed) + 1]uint64
 		var sumNS int64
 		for i := range h.shards {
@@ -212,8 +234,7 @@ func (httpCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(httpRequestsDesc, prometheus.CounterValue, float64(sumCodes(*c)), h.method, h.route, strconv.Itoa(code))
 		}
 		h.mu.Unlock()
-		return true
-	})
+	}
 }
 
 func sumCodes(c []codeShard) uint64 {
