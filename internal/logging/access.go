@@ -33,9 +33,13 @@ type accessLine struct {
 	duration time.Duration
 	bytes    int64
 	remote   string
-	// id is the request's id when the caller knows it (Middleware's
-	// record), saving two context lookups; else it is read from the context.
-	id string
+	// known: id and sc are the request's id and span context, as
+	// Middleware knows them (its record and the span it looked up), saving
+	// the context lookups; id is then a SaneRequestID's, plain JSON. Else
+	// both are read from the context.
+	known bool
+	id    string
+	sc    trace.SpanContext
 }
 
 // record is the line as a slog record, handed to the handler as LogAttrs
@@ -103,19 +107,19 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	if _, ok := ctx.Value(fieldsKey{}).([]slog.Attr); ok {
 		return false
 	}
-	id := l.id
-	if id == "" {
-		id = RequestID(ctx)
+	id, sc := l.id, l.sc
+	if !l.known {
+		id, sc = RequestID(ctx), trace.SpanContextFromContext(ctx)
 	}
 	// What could need escaping or hold a secret goes through slog. A
-	// standard method is neither, and the route is a pattern of the code:
-	// it is only checked for escapes.
+	// standard method is neither, a known id is plain, and the route is a
+	// pattern of the code: it is only checked for escapes.
 	check := [...]string{l.method, l.remote, id}
 	if standardMethod(l.method) {
 		check[0] = ""
 	}
-	for _, s := range check {
-		if !plainJSON(s) {
+	for i, s := range check {
+		if !(i == 2 && l.known) && !plainJSON(s) {
 			return false
 		}
 		if _, masked := h.mask(s); masked {
@@ -141,7 +145,11 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	b = append(b, `","route":"`...)
 	b = append(b, l.route...)
 	b = append(b, `","status":`...)
-	b = strconv.AppendInt(b, int64(l.status), 10)
+	if st := l.status; st >= 100 && st <= 999 { // as strconv writes it, without its general case
+		b = append(b, byte('0'+st/100), byte('0'+st/10%10), byte('0'+st%10))
+	} else {
+		b = strconv.AppendInt(b, int64(st), 10)
+	}
 	b = append(b, `,"duration_ms":`...)
 	b = appendMillis(b, l.duration)
 	b = append(b, `,"bytes":`...)
@@ -154,7 +162,7 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 		b = append(b, id...)
 		b = append(b, '"')
 	}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+	if sc.IsValid() {
 		tid, sid := sc.TraceID(), sc.SpanID()
 		b = append(b, `,"trace_id":"`...)
 		b = appendHex(b, tid[:])
@@ -263,10 +271,9 @@ func standardMethod(m string) bool {
 }
 
 // plainJSON reports whether s is written in JSON as it is: printable ASCII
-// without quote or backslash.
-// Every request's access line asks it of its remote address, id and route,
-// so it looks at eight bytes at a time (bytewise it was the line's largest
-// cost).
+// without quote or backslash. Every request's access line asks it of its
+// remote address and route, so it looks at eight bytes at a time (bytewise
+// it was the line's largest cost).
 func plainJSON(s string) bool {
 	if len(s) < 8 {
 		for i := 0; i < len(s); i++ {
@@ -286,24 +293,25 @@ func plainJSON(s string) bool {
 	return plainWord(last)
 }
 
-// plainWord is plainJSON of the first eight bytes of w.
+// plainWord is plainJSON of the first eight bytes of w: a byte below 0x20
+// (and only such a byte) sets its high bit in x-0x20 where x has it clear;
+// 0x7f and above set it in x+1 or in x; '"' and '\\' are the bytes of the
+// XOR that are zero, which set it in XOR-1 (word-at-a-time tests of "Bit
+// Twiddling Hacks", Sean Eron Anderson: a borrow or a carry between bytes
+// starts only at a byte already found, so the answer is exact).
 func plainWord(w string) bool {
 	_ = w[7] // one bounds check for the eight
 	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-	return x&highBits == 0 && !hasLess(x, 0x20) && !hasZero(x^(lowBits*'"')) && !hasZero(x^(lowBits*'\\')) && !hasZero(x^(lowBits*0x7f))
+	q, bs := x^(lowBits*'"'), x^(lowBits*'\\')
+	found := (x-lowBits*0x20)&^x | (x + lowBits) | x | (q-lowBits)&^q | (bs-lowBits)&^bs
+	return found&highBits == 0
 }
 
 const (
 	lowBits  = 0x0101010101010101 // the lowest bit of each byte
 	highBits = 0x8080808080808080 // the highest
 )
-
-// hasZero reports whether a byte of x is zero, hasLess whether one is below
-// n (n <= 128): the word-at-a-time tests of "Bit Twiddling Hacks" (Sean
-// Eron Anderson), exact as yes-or-no answers.
-func hasZero(x uint64) bool         { return (x-lowBits)&^x&highBits != 0 }
-func hasLess(x uint64, n byte) bool { return (x-lowBits*uint64(n))&^x&highBits != 0 }
 
 // fastPre returns the JSON of as (already masked) appended to pre, or false
 // when one of them is not a plain string or integer under a plain key.

@@ -40,6 +40,12 @@ func TestAccessLineAsSlog(t *testing.T) {
 		{name: "request id and trace", ctx: func(c context.Context) context.Context {
 			return trace.ContextWithSpanContext(WithRequestID(c, "abc-123"), sc)
 		}, with: []any{"component", "http"}, direct: true},
+		{name: "request id and trace as Middleware knows them", line: func(l accessLine) accessLine {
+			l.known, l.id, l.sc = true, "abc-123", sc
+			return l
+		}, ctx: func(c context.Context) context.Context {
+			return trace.ContextWithSpanContext(WithRequestID(c, "abc-123"), sc)
+		}, with: []any{"component", "http"}, direct: true},
 		{name: "error level, zero duration", line: func(l accessLine) accessLine {
 			l.level, l.status, l.duration = slog.LevelError, 500, 0
 			return l

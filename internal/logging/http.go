@@ -112,7 +112,8 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 				}
 			}
 			route := Route(rec.Pattern)
-			if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span := trace.SpanFromContext(ctx)
+			if span.IsRecording() {
 				span.SetName(r.Method + " " + route)
 				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.Status))
 				if rec.Status >= 500 {
@@ -140,7 +141,7 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 				elapsed = now.Sub(rec.Start)
 			}
 			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
-				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, id: rec.ID}
+				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, known: true, id: rec.ID, sc: span.SpanContext()}
 			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
 				return
 			}
