@@ -1,9 +1,6 @@
 package logging
 
-import (
-	"encoding/binary"
-	"slices"
-)
+import "encoding/binary"
 
 // Every request's line carries hex: its id (drawn per request) and, when
 // traced, its trace and span ids. These write eight digits per step instead
@@ -11,15 +8,14 @@ import (
 
 // appendHex appends the lowercase hex of b, as hex.AppendEncode does.
 func appendHex(dst, b []byte) []byte {
-	n := len(dst)
-	dst = slices.Grow(dst, 2*len(b))[:n+2*len(b)]
-	out := dst[n:]
-	for len(b) >= 4 {
-		binary.BigEndian.PutUint64(out, hexDigits(binary.BigEndian.Uint32(b)))
-		out, b = out[8:], b[4:]
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		dst = binary.BigEndian.AppendUint64(dst, hexDigits(uint32(v>>32)))
+		dst = binary.BigEndian.AppendUint64(dst, hexDigits(uint32(v)))
+		b = b[8:]
 	}
-	for i, c := range b {
-		out[2*i], out[2*i+1] = hexDigit[c>>4], hexDigit[c&15]
+	for _, c := range b {
+		dst = append(dst, hexDigit[c>>4], hexDigit[c&15])
 	}
 	return dst
 }
