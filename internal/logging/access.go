@@ -112,21 +112,14 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 		id, sc = RequestID(ctx), trace.SpanContextFromContext(ctx)
 	}
 	// What could need escaping or hold a secret goes through slog. A
-	// standard method is neither, a known id is plain, and the route is a
-	// pattern of the code: it is only checked for escapes.
-	check := [...]string{l.method, l.remote, id}
-	if standardMethod(l.method) {
-		check[0] = ""
-	}
-	for i, s := range check {
-		if !(i == 2 && l.known) && !plainJSON(s) {
-			return false
-		}
-		if _, masked := h.mask(s); masked {
-			return false
-		}
-	}
-	if !plainJSON(l.route) {
+	// standard method is neither; a known id is a SaneRequestID's, plain,
+	// though a client could send a secret as one; the route is a pattern of
+	// the code: it is only checked for escapes.
+	masked := func(s string) bool { _, m := h.mask(s); return m }
+	if !standardMethod(l.method) && (!plainJSON(l.method) || masked(l.method)) ||
+		!plainJSON(l.remote) || masked(l.remote) ||
+		!l.known && !plainJSON(id) || masked(id) ||
+		!plainJSON(l.route) {
 		return false
 	}
 	if u := l.time.Unix(); u < -62135596800 || u >= 253402300800 { // years 1-9999 (slog flags others)

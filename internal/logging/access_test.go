@@ -57,6 +57,10 @@ func TestAccessLineAsSlog(t *testing.T) {
 			return l
 		}, direct: true},
 		{name: "escaped", line: func(l accessLine) accessLine { l.route = "/a\"b\\c\n\u2028é"; return l }},
+		{name: "a client's id that is a secret", line: func(l accessLine) accessLine {
+			l.known, l.id = true, "s3cret-value"
+			return l
+		}, ctx: func(c context.Context) context.Context { return WithRequestID(c, "s3cret-value") }},
 		{name: "secret", line: func(l accessLine) accessLine { l.remote = "s3cret-value:1"; return l }},
 		{name: "fields", ctx: func(c context.Context) context.Context { return With(c, "guild", 7) }},
 		{name: "grouped attrs", with: []any{slog.Group("g", "a", 1)}},

@@ -51,13 +51,11 @@ func TestBufferedKeepsEveryLineWhole(t *testing.T) {
 	const writers, per = 8, 2000
 	var wg sync.WaitGroup
 	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range per {
 				_, _ = fmt.Fprintf(b, "w%d line %05d %s\n", w, i, strings.Repeat("x", i%300))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := b.Close(); err != nil {
