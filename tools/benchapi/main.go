@@ -129,6 +129,20 @@ func run() error {
 	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
+	// Nonsense is refused before anything runs (wrk's own complaint, or a
+	// panic on no accounts, said less).
+	switch {
+	case *duration <= 0:
+		return fmt.Errorf("-d: want a length above zero (e.g. 5s), got %v", *duration)
+	case *threads < 1 || *conns < *threads:
+		return fmt.Errorf("-c and -t: want at least one thread and at least as many connections as threads, got -c %d -t %d", *conns, *threads)
+	case *accounts < 1:
+		return fmt.Errorf("-accounts: want at least 1, got %d", *accounts)
+	case *rounds < 0:
+		return fmt.Errorf("-rounds: want 0 (the default) or more, got %d", *rounds)
+	case *tracesPerSecond < 0:
+		return fmt.Errorf("-traces-per-second: want 0 (no cap) or more, got %d", *tracesPerSecond)
+	}
 	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
 	}
