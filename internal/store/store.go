@@ -112,8 +112,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 			return nil, err
 		}
 		// synchronous(full): a commit that was acknowledged survives power loss.
+		// The pragmas run in this order on every new connection: busy_timeout
+		// first, so that switching to WAL waits for another process's lock.
 		base := "file:" + (&url.URL{Path: path}).EscapedPath() +
-			"?_pragma=journal_mode(wal)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(full)"
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=foreign_keys(1)&_pragma=synchronous(full)"
 		write, err := sql.Open("sqlite", base+"&_txlock=immediate")
 		if err != nil {
 			unlock()
@@ -124,7 +126,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		write.SetConnMaxLifetime(0)
 		write.SetConnMaxIdleTime(0)
 		// The writer creates the file and switches it to WAL before readers open it.
-		if err := write.PingContext(ctx); err != nil {
+		if err := pingWhileBusy(ctx, write.PingContext); err != nil {
 			write.Close()
 			unlock()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -138,7 +140,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		read.SetMaxOpenConns(4)
 		read.SetMaxIdleConns(4)
 		db := &DB{Dialect: SQLite, write: write, read: read, path: path, readStmts: newStmtCache(read), unlock: unlock, uninstrumented: opts.Uninstrumented}
-		if err := db.Ping(ctx); err != nil {
+		if err := pingWhileBusy(ctx, db.Ping); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -147,6 +149,29 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, errors.New(`unsupported database URL: want "sqlite:PATH" or "postgres://..."`)
 	}
 }
+
+// pingWhileBusy pings until the connection opens or busyWait has passed.
+// A connection's first statements (its pragmas, the switch to WAL) can get
+// SQLITE_BUSY without SQLite's busy handler being asked, while another
+// process opens or migrates the same new file
+// (TestMigrateIsIdempotentAndConcurrent saw it in about one run in 30).
+func pingWhileBusy(ctx context.Context, ping func(context.Context) error) error {
+	deadline := time.Now().Add(busyWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := ping(ctx)
+		if err == nil || !retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// busyWait is how long an open waits for a busy database, as busy_timeout.
+const busyWait = 10 * time.Second
 
 // SQLitePath returns the file path of a "sqlite:" URL.
 func SQLitePath(rawURL string) string {
