@@ -46,14 +46,19 @@ type SLOCounter struct {
 // request its cache line's trip between them.
 type sloDay struct {
 	name             string
-	start, end       time.Time
+	start            time.Time
+	startSec, endSec int64 // [start, end) in Unix seconds: a request's check is two integer compares
 	requests, errors *shard.Int64
 }
 
 // day returns t's UTC day, made once a day rather than per request.
 func (s *SLOCounter) day(t time.Time) *sloDay {
-	if d := s.today.Load(); d != nil && !t.Before(d.start) && t.Before(d.end) {
-		return d
+	if d := s.today.Load(); d != nil {
+		// Days start on a whole second, so t is in [start, end) when its
+		// second is.
+		if sec := t.Unix(); sec >= d.startSec && sec < d.endSec {
+			return d
+		}
 	}
 	u := t.UTC()
 	name := u.Format(time.DateOnly)
@@ -62,7 +67,9 @@ func (s *SLOCounter) day(t time.Time) *sloDay {
 	d := s.days[name]
 	if d == nil {
 		start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-		d = &sloDay{name: name, start: start, end: start.AddDate(0, 0, 1), requests: shard.NewInt64(), errors: shard.NewInt64()}
+		end := start.AddDate(0, 0, 1)
+		d = &sloDay{name: name, start: start, startSec: start.Unix(), endSec: end.Unix(),
+			requests: shard.NewInt64(), errors: shard.NewInt64()}
 		s.days[name] = d
 	}
 	if cur := s.today.Load(); cur == nil || d.start.After(cur.start) {
