@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smarterdev/smarterdev/internal/logging"
+	"github.com/smarterdev/smarterdev/internal/memo"
 	"github.com/smarterdev/smarterdev/internal/shard"
 )
 
@@ -141,14 +142,59 @@ type routeTable struct {
 	m  atomic.Pointer[map[routeKey]*routeHandles]
 }
 
+// byPattern finds a route's handles without hashing its pattern: by the
+// pattern string's identity (internal/memo), then the method's index.
+var byPattern memo.ByString[*[methods]atomic.Pointer[routeHandles]]
+
+// methods is the number of method labels: the standard seven and OTHER.
+const methods = 8
+
+func methodIndex(m string) int {
+	switch m {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	}
+	return 7 // "OTHER"
+}
+
 func routeHandlesOf(method, pattern string) *routeHandles {
+	byMethod, ok := byPattern.Get(pattern)
+	if !ok {
+		byMethod = new([methods]atomic.Pointer[routeHandles])
+		byPattern.Put(pattern, byMethod)
+		if got, ok := byPattern.Get(pattern); ok {
+			byMethod = got // ours, or another request's of the same pattern
+		}
+	}
+	slot := &byMethod[methodIndex(method)]
+	if h := slot.Load(); h != nil {
+		return h
+	}
+	h := routeHandlesByKey(method, pattern)
+	slot.Store(h) // the same handles whoever stores them
+	return h
+}
+
+func routeHandlesByKey(method, pattern string) *routeHandles {
 	k := routeKey{method, pattern}
 	if h, ok := (*routes.m.Load())[k]; ok {
 		return h
 	}
 	m, route := methodLabel(method), logging.Route(pattern)
 	if m != method { // one entry for every non-standard method of a route
-		return routeHandlesOf(m, pattern)
+		return routeHandlesByKey(m, pattern)
 	}
 	routes.mu.Lock()
 	defer routes.mu.Unlock()

@@ -176,3 +176,31 @@ func (c *counterFunc) CountRequest(_ *http.Request, rec *logging.Request, status
 	}
 	c.statuses += fmt.Sprint(status)
 }
+
+// One pattern serving several methods counts each standard method under
+// its own label and every other method under OTHER, however the requests
+// interleave (the handles are found by the pattern, then the method).
+func TestHTTPCountsByMethodOnOnePattern(t *testing.T) {
+	route := fmt.Sprintf("/t/methods%d/{id}", countedRuns.Add(1))
+	mux := http.NewServeMux()
+	mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {})
+	h := logging.Middleware(logging.New(discard{}, logging.Options{}), HTTP(logging.CaptureRoute(mux), nil))
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodDelete, "PROPFIND", http.MethodGet, "BREW", http.MethodOptions}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 70 {
+				m := methods[(w+i)%len(methods)]
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(m, strings.Replace(route, "{id}", "1", 1), nil))
+			}
+		})
+	}
+	wg.Wait()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(httpCollector{})
+	for m, n := range map[string]float64{"GET": 80, "POST": 40, "DELETE": 40, "OPTIONS": 40, "OTHER": 80} {
+		if got := gatherValue(t, reg, "smarterdev_http_requests_total", map[string]string{"method": m, "route": route, "code": "200"}); got != n {
+			t.Errorf("method %s: %v requests counted, want %v", m, got, n)
+		}
+	}
+}
