@@ -33,6 +33,8 @@ type accessLine struct {
 	duration time.Duration
 	bytes    int64
 	remote   string
+	// plainRoute: route is known to be plain JSON (routeOf).
+	plainRoute bool
 	// known: id and sc are the request's id and span context, as
 	// Middleware knows them (its record and the span it looked up), saving
 	// the context lookups; id is then a SaneRequestID's, plain JSON. Else
@@ -95,8 +97,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
 // writeAccess writes the line directly and reports true, or reports false
 // (nothing written) when the line must go through slog.
 func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
@@ -114,19 +114,21 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	// What could need escaping or hold a secret goes through slog. A
 	// standard method is neither; a known id is a SaneRequestID's, plain,
 	// though a client could send a secret as one; the route is a pattern of
-	// the code: it is only checked for escapes.
+	// the code: it is only checked for escapes, once per pattern.
 	masked := func(s string) bool { _, m := h.mask(s); return m }
 	if !standardMethod(l.method) && (!plainJSON(l.method) || masked(l.method)) ||
 		!plainJSON(l.remote) || masked(l.remote) ||
 		!l.known && !plainJSON(id) || masked(id) ||
-		!plainJSON(l.route) {
+		!l.plainRoute && !plainJSON(l.route) {
 		return false
 	}
 	if u := l.time.Unix(); u < -62135596800 || u >= 253402300800 { // years 1-9999 (slog flags others)
 		return false
 	}
-	bp := accessBufs.Get().(*[]byte)
-	b := (*bp)[:0]
+	// On the stack: a Buffered (a server's output) copies the line, and
+	// other writers get a pooled copy (writeCopy).
+	var line [512]byte
+	b := line[:0]
 	b = append(b, `{"time":"`...)
 	b = appendTime(b, l.time)
 	b = append(b, `","level":"`...)
@@ -164,15 +166,33 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 		b = append(b, '"')
 	}
 	b = append(b, "}\n"...)
-	_, _ = f.w.Write(b)
+	switch w := f.w.(type) {
+	case *Buffered:
+		_ = w.writeLine(b)
+	default:
+		writeCopy(w, b)
+	}
 	if h.out != nil && l.level >= slog.LevelWarn {
 		_ = h.out.Flush()
 	}
-	if cap(b) <= 4096 {
-		*bp = b
+	return true
+}
+
+var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeCopy writes a copy of b to w, which may keep what it is given: b
+// itself stays where its caller put it (on the stack).
+func writeCopy(w io.Writer, b []byte) {
+	if w == io.Discard {
+		return
+	}
+	bp := accessBufs.Get().(*[]byte)
+	c := append((*bp)[:0], b...)
+	_, _ = w.Write(c)
+	if cap(c) <= 4096 {
+		*bp = c
 		accessBufs.Put(bp)
 	}
-	return true
 }
 
 // appendTime appends t as AppendFormat(time.RFC3339Nano) does, which is how

@@ -57,6 +57,7 @@ func TestAccessLineAsSlog(t *testing.T) {
 			return l
 		}, direct: true},
 		{name: "escaped", line: func(l accessLine) accessLine { l.route = "/a\"b\\c\n\u2028é"; return l }},
+		{name: "a route known plain", line: func(l accessLine) accessLine { l.plainRoute = true; return l }, direct: true},
 		{name: "a client's id that is a secret", line: func(l accessLine) accessLine {
 			l.known, l.id = true, "s3cret-value"
 			return l
@@ -77,8 +78,10 @@ func TestAccessLineAsSlog(t *testing.T) {
 			if c.ctx != nil {
 				ctx = c.ctx(ctx)
 			}
-			var direct, viaSlog bytes.Buffer
+			var direct, viaSlog, buffered bytes.Buffer
 			dl := New(&direct, Options{Secrets: secrets}).With(c.with...)
+			bo := newBuffered(&buffered, time.Hour) // a server's output: the line is copied from the stack
+			bl := New(bo, Options{Secrets: secrets}).With(c.with...)
 			sl := New(&viaSlog, Options{Secrets: secrets}).With(c.with...)
 			sh := sl.Handler().(*Handler)
 			sh.fast = nil
@@ -95,6 +98,16 @@ func TestAccessLineAsSlog(t *testing.T) {
 			}
 			if direct.String() != viaSlog.String() {
 				t.Errorf("direct:\n%s\nslog:\n%s", direct.String(), viaSlog.String())
+			}
+			bh := bl.Handler().(*Handler)
+			if !bh.writeAccess(ctx, &l) {
+				_ = bh.Handle(ctx, l.record())
+			}
+			if err := bo.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if buffered.String() != viaSlog.String() {
+				t.Errorf("through Buffered:\n%s\nslog:\n%s", buffered.String(), viaSlog.String())
 			}
 		})
 	}
@@ -227,5 +240,27 @@ func TestPlainJSON(t *testing.T) {
 	}
 	if !plainJSON("") || !plainJSON("/api/v1/guilds/{guild}/bytes/balances/{user}") {
 		t.Fatal("plain strings rejected")
+	}
+}
+
+// routeOf gives Route's answer and plainJSON's, the first time for a
+// pattern and every time after (from its memo).
+func TestRouteOf(t *testing.T) {
+	for _, c := range []struct {
+		pattern, route string
+		plain          bool
+	}{
+		{"GET /api/v1/guilds/{guild}", "/api/v1/guilds/{guild}", true},
+		{"/static/", "/static/", true},
+		{"GET /a\"b/{id}", "/a\"b/{id}", false},
+		{"GET /café", "/café", false},
+		{"", "unmatched", true},
+	} {
+		for i := range 3 {
+			route, plain := routeOf(c.pattern)
+			if route != c.route || plain != c.plain {
+				t.Fatalf("routeOf(%q), call %d = %q, %v; want %q, %v", c.pattern, i+1, route, plain, c.route, c.plain)
+			}
+		}
 	}
 }

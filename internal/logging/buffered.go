@@ -76,6 +76,30 @@ func (b *Buffered) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeLine is Write for a caller that keeps p: it copies p and never
+// hands it to the writer, so that p can live on the caller's stack (the
+// access log's line). A line larger than the buffer goes out in pieces,
+// in order, under the lock.
+func (b *Buffered) writeLine(p []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf)+len(p) > cap(b.buf) {
+		if err := b.flushLocked(); err != nil {
+			return err
+		}
+	}
+	for {
+		n := copy(b.buf[len(b.buf):cap(b.buf)], p)
+		b.buf, p = b.buf[:len(b.buf)+n], p[n:]
+		if len(p) == 0 {
+			return nil
+		}
+		if err := b.flushLocked(); err != nil {
+			return err
+		}
+	}
+}
+
 // Flush writes out what is buffered.
 func (b *Buffered) Flush() error {
 	b.mu.Lock()

@@ -121,6 +121,37 @@ func TestBufferedLargeLinesAndAFullBuffer(t *testing.T) {
 	}
 }
 
+// writeLine (the access log's) keeps a line whole, after what was buffered
+// before it, and one larger than the buffer goes out in order, in pieces.
+func TestBufferedWriteLine(t *testing.T) {
+	var out capture
+	b := newBuffered(&out, time.Hour)
+	defer b.Close()
+	_ = b.writeLine([]byte("small\n"))
+	line := append(bytes.Repeat([]byte("l"), 999), '\n')
+	for range BufferSize / len(line) {
+		_ = b.writeLine(line)
+	}
+	if n := out.count(); n != 0 {
+		t.Fatalf("%d writes before the buffer was full", n)
+	}
+	_ = b.writeLine(line) // does not fit: what was buffered goes out first, whole
+	if n := out.count(); n != 1 || !strings.HasPrefix(out.text(), "small\n") || len(out.text()) != len("small\n")+BufferSize/len(line)*len(line) {
+		t.Fatalf("after the overflowing line: %d writes, %d bytes", n, len(out.text()))
+	}
+	big := append(bytes.Repeat([]byte("b"), 2*BufferSize+10), '\n')
+	if err := b.writeLine(big); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "small\n" + strings.Repeat(string(line), BufferSize/len(line)+1) + string(big)
+	if got := out.text(); got != want {
+		t.Fatalf("out of order or lost: %d bytes out, want %d", len(got), len(want))
+	}
+}
+
 // A failing output drops the buffered lines and reports the error: the
 // buffer does not grow without bound while the output is down.
 func TestBufferedOutputFailing(t *testing.T) {

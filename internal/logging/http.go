@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
+
+	"github.com/smarterdev/smarterdev/internal/memo"
 )
 
 // Request is what the HTTP middleware learns about a request while it is
@@ -75,8 +78,11 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 		}
 		if !SaneRequestID(id) {
 			// Inner layers read it from the record (RequestID, RequestOf),
-			// not from the request's header, which is left as it came.
-			id = NewRequestID()
+			// not from the request's header, which is left as it came. Its
+			// bytes are the record's, written once here and never again, so
+			// the string needs no allocation of its own.
+			putRequestID(&st.idBytes)
+			id = unsafe.String(&st.idBytes[0], len(st.idBytes))
 			st.ids[0] = id
 			ids = st.ids[:]
 		}
@@ -111,7 +117,7 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 					http.Error(rw, "internal error", http.StatusInternalServerError)
 				}
 			}
-			route := Route(rec.Pattern)
+			route, plain := routeOf(rec.Pattern)
 			span := trace.SpanFromContext(ctx)
 			if span.IsRecording() {
 				span.SetName(r.Method + " " + route)
@@ -141,7 +147,7 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 				elapsed = now.Sub(rec.Start)
 			}
 			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
-				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, known: true, id: rec.ID, sc: span.SpanContext()}
+				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, plainRoute: plain, known: true, id: rec.ID, sc: span.SpanContext()}
 			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
 				return
 			}
@@ -162,6 +168,26 @@ func Route(pattern string) string {
 	}
 	return pattern
 }
+
+// routeOf is Route(pattern) and whether it is written in JSON as it is
+// (plainJSON), worked out once per pattern: a ServeMux gives each request
+// of a route the same string.
+func routeOf(pattern string) (route string, plain bool) {
+	if r, ok := routes.Get(pattern); ok {
+		return r.route, r.plain
+	}
+	route = Route(pattern)
+	plain = plainJSON(route)
+	routes.Put(pattern, routeInfo{route, plain})
+	return route, plain
+}
+
+type routeInfo struct {
+	route string
+	plain bool
+}
+
+var routes memo.ByString[routeInfo]
 
 // CaptureRoute wraps a ServeMux: after it has routed a request, the matched
 // pattern (r.Pattern, set by the mux on the request it was given) is copied
@@ -212,22 +238,28 @@ func SaneRequestID(id string) bool {
 // do not collide in practice.
 func NewRequestID() string {
 	var b [24]byte
+	putRequestID(&b)
+	return string(b[:])
+}
+
+// putRequestID writes a new request id (NewRequestID) into b.
+func putRequestID(b *[24]byte) {
 	hi, lo := rand.Uint64(), rand.Uint32()
 	binary.BigEndian.PutUint64(b[0:], hexDigits(uint32(hi>>32)))
 	binary.BigEndian.PutUint64(b[8:], hexDigits(uint32(hi)))
 	binary.BigEndian.PutUint64(b[16:], hexDigits(lo))
-	return string(b[:])
 }
 
 // served is a request's record, its ResponseWriter, the request-id
-// header's value, its context and the span of a request not recorded,
-// allocated together.
+// header's value and the bytes of a new id, its context and the span of a
+// request not recorded, allocated together.
 type served struct {
 	Request
-	rw   responseWriter
-	ids  [1]string
-	ctx  requestCtx
-	span unrecordedSpan
+	rw      responseWriter
+	ids     [1]string
+	idBytes [24]byte
+	ctx     requestCtx
+	span    unrecordedSpan
 }
 
 // requestCtx is the request's context: its parent with the request's record
