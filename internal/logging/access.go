@@ -18,9 +18,9 @@ import (
 // The access log line is the one line written for every request, so a JSON
 // logger made by New writes it without slog's generic machinery (a Record,
 // attributes walked through closures, the float through encoding/json): the
-// same bytes, built straight into a pooled buffer. Whatever it cannot write
-// as slog would byte for byte (a value to escape or mask, context fields,
-// groups, attributes of other kinds) goes the ordinary way;
+// same bytes, built straight into a buffer on the stack. Whatever it cannot
+// write as slog would byte for byte (a value to escape or mask, context
+// fields, groups, attributes of other kinds) goes the ordinary way;
 // TestAccessLineAsSlog compares the two.
 
 // accessLine is what Middleware logs about a request.
