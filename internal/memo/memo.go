@@ -37,22 +37,22 @@ func slot(p *byte) int {
 	return int(uint64(uintptr(unsafe.Pointer(p))) * 0x9e3779b97f4a7c15 >> 56)
 }
 
-// Get returns the value kept for s (the same bytes at the same address).
-func (m *ByString[V]) Get(s string) (V, bool) {
+// GetOrPut returns the value kept for s (the same bytes at the same
+// address), keeping mk's first when s's slot is free. It reports false,
+// without calling mk, when s cannot be kept: the empty string, or a slot
+// another string holds.
+func (m *ByString[V]) GetOrPut(s string, mk func() V) (V, bool) {
 	p := unsafe.StringData(s)
-	if e := m.slots[slot(p)].Load(); e != nil && e.p == p && e.n == len(s) {
-		return e.v, true
+	sl := &m.slots[slot(p)]
+	for len(s) > 0 {
+		if e := sl.Load(); e != nil {
+			if e.p == p && e.n == len(s) {
+				return e.v, true
+			}
+			break
+		}
+		sl.CompareAndSwap(nil, &entry[V]{p: p, n: len(s), v: mk()}) // if another got there first, its entry is loaded next
 	}
 	var zero V
 	return zero, false
-}
-
-// Put keeps v for s unless its slot is taken already; the empty string is
-// never kept.
-func (m *ByString[V]) Put(s string, v V) {
-	if len(s) == 0 {
-		return
-	}
-	p := unsafe.StringData(s)
-	m.slots[slot(p)].CompareAndSwap(nil, &entry[V]{p: p, n: len(s), v: v})
 }

@@ -8,47 +8,53 @@ import (
 
 func TestByStringKeepsByIdentity(t *testing.T) {
 	var m ByString[int]
+	calls := 0
+	mk := func(v int) func() int { return func() int { calls++; return v } }
 	a := strings.Repeat("GET /api/v1/guilds/{guild}", 1)
-	m.Put(a, 1)
-	if v, ok := m.Get(a); !ok || v != 1 {
-		t.Fatalf("Get(a) = %d, %v; want 1, true", v, ok)
+	if v, ok := m.GetOrPut(a, mk(1)); !ok || v != 1 {
+		t.Fatalf("GetOrPut(a) = %d, %v; want 1, true", v, ok)
 	}
-	// Equal bytes elsewhere are another string: not found, so computed again.
-	b := strings.Clone(a)
-	if _, ok := m.Get(b); ok {
-		t.Fatal("a copy of a was found")
+	// Kept: found again without making it again.
+	if v, ok := m.GetOrPut(a, mk(2)); !ok || v != 1 || calls != 1 {
+		t.Fatalf("GetOrPut(a) again = %d, %v after %d calls; want 1, true after 1", v, ok, calls)
 	}
-	// A prefix shares a's address: its length tells them apart.
-	if _, ok := m.Get(a[:3]); ok {
-		t.Fatal("a prefix of a was found")
+	// Equal bytes elsewhere are another string; a prefix shares a's address
+	// and slot, told apart by its length. Neither is a's.
+	for _, s := range []string{strings.Clone(a), a[:3]} {
+		if v, ok := m.GetOrPut(s, mk(3)); ok && v == 1 {
+			t.Fatalf("%q found as a", s)
+		}
 	}
-	// The first string of a slot keeps it.
-	m.Put(a, 2)
-	if v, _ := m.Get(a); v != 1 {
-		t.Fatalf("Put replaced a's value: %d", v)
+	if _, ok := m.GetOrPut(a[:3], mk(4)); ok {
+		t.Fatal("a prefix of a was kept in a's slot")
 	}
-	m.Put("", 3)
-	if _, ok := m.Get(""); ok {
+	if _, ok := m.GetOrPut("", mk(5)); ok {
 		t.Fatal("the empty string was kept")
 	}
 }
 
+// Strings put from many goroutines at once: each one kept answers its own
+// value, made once, and keeps it; at most one string per slot.
 func TestByStringFillsUpWithoutLosingAnything(t *testing.T) {
 	var m ByString[string]
-	var kept []string
-	var wg sync.WaitGroup
 	var mu sync.Mutex
+	kept, made := map[string]bool{}, map[string]int{}
+	strs := make([]string, 2000)
+	for i := range strs {
+		strs[i] = strings.Repeat("x", 1+i%50) + string(rune('a'+i%26))
+	}
+	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
-			for i := range 1000 {
-				s := strings.Repeat("x", 1+(g*1000+i)%50) + string(rune('a'+g))
-				m.Put(s, s)
-				if v, ok := m.Get(s); ok {
+			for i := range strs {
+				s := strs[(i+g*500)%len(strs)] // every goroutine puts every string
+				v, ok := m.GetOrPut(s, func() string { mu.Lock(); made[s]++; mu.Unlock(); return s })
+				if ok {
 					if v != s {
-						t.Errorf("Get(%q) = %q", s, v)
+						t.Errorf("GetOrPut(%q) = %q", s, v)
 					}
 					mu.Lock()
-					kept = append(kept, s)
+					kept[s] = true
 					mu.Unlock()
 				}
 			}
@@ -58,9 +64,14 @@ func TestByStringFillsUpWithoutLosingAnything(t *testing.T) {
 	if len(kept) == 0 || len(kept) > slots {
 		t.Fatalf("%d strings kept, want 1-%d", len(kept), slots)
 	}
-	for _, s := range kept {
-		if v, ok := m.Get(s); !ok || v != s {
-			t.Fatalf("Get(%q) = %q, %v after the others", s, v, ok)
+	for s := range kept {
+		if v, ok := m.GetOrPut(s, func() string { return "again" }); !ok || v != s {
+			t.Fatalf("GetOrPut(%q) = %q, %v after the others", s, v, ok)
+		}
+	}
+	for s, n := range made {
+		if kept[s] && n > 4 {
+			t.Errorf("%q made %d times", s, n)
 		}
 	}
 }

@@ -146,6 +146,10 @@ type routeTable struct {
 // pattern string's identity (internal/memo), then the method's index.
 var byPattern memo.ByString[*[methods]atomic.Pointer[routeHandles]]
 
+func newByMethod() *[methods]atomic.Pointer[routeHandles] {
+	return new([methods]atomic.Pointer[routeHandles])
+}
+
 // methods is the number of method labels: the standard seven and OTHER.
 const methods = 8
 
@@ -170,13 +174,9 @@ func methodIndex(m string) int {
 }
 
 func routeHandlesOf(method, pattern string) *routeHandles {
-	byMethod, ok := byPattern.Get(pattern)
-	if !ok {
-		byMethod = new([methods]atomic.Pointer[routeHandles])
-		byPattern.Put(pattern, byMethod)
-		if got, ok := byPattern.Get(pattern); ok {
-			byMethod = got // ours, or another request's of the same pattern
-		}
+	byMethod, ok := byPattern.GetOrPut(pattern, newByMethod)
+	if !ok { // not kept (its slot is another pattern's): the map
+		return routeHandlesByKey(method, pattern)
 	}
 	slot := &byMethod[methodIndex(method)]
 	if h := slot.Load(); h != nil {
