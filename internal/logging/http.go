@@ -62,12 +62,14 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (telemetry.ServerSpan; nil: none) and ends it after
-// the access log: the same as Middleware inside the tracing middleware,
-// with one copy of the request (r.WithContext) instead of two. startSpan
-// returns the span and the context holding it when the request is
-// recorded; when it is not, no span but the span context the request
-// carries, which the request's context then holds without an allocation.
+// span with startSpan (telemetry.ServerSpan; NoSpan: none) and ends it
+// after the access log: the same as Middleware inside the tracing
+// middleware, with one copy of the request (r.WithContext) instead of two.
+// startSpan returns the span and the context holding it when the request
+// is recorded; when it is not, no span but the span context the request
+// carries, which the request's context then holds without an allocation;
+// no span and no span context: the request has none. With startSpan nil
+// the span is an outer middleware's, looked up in the context (Middleware).
 func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span, trace.SpanContext), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the writer, the header's value and the context
@@ -91,14 +93,22 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 		rec, rw := &st.Request, &st.rw
 		rw.ResponseWriter, rw.rec = w, rec
 		ctx := r.Context()
+		// The request's span: what startSpan gives, else looked up when the
+		// request ends (an outer tracing middleware's).
+		var span trace.Span
 		if startSpan != nil {
-			c, span, unrecorded := startSpan(ctx, r)
+			c, s, unrecorded := startSpan(ctx, r)
 			ctx = c
-			if span != nil {
-				defer span.End() // after the access log's defer below, which names it
-			} else if unrecorded.IsValid() {
+			switch {
+			case s != nil:
+				span = s
+				defer s.End() // after the access log's defer below, which names it
+			case unrecorded.IsValid():
 				st.span.sc = unrecorded
 				st.ctx.span = &st.span
+				span = &st.span
+			default:
+				span = noSpan
 			}
 		}
 		st.ctx.Context, st.ctx.rec = ctx, rec
@@ -118,7 +128,9 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 				}
 			}
 			route, plain := routeOf(rec.Pattern)
-			span := trace.SpanFromContext(ctx)
+			if span == nil {
+				span = trace.SpanFromContext(ctx)
+			}
 			if span.IsRecording() {
 				span.SetName(r.Method + " " + route)
 				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.Status))
@@ -156,6 +168,17 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
 }
+
+// NoSpan is MiddlewareWithSpan's startSpan for a server that does not
+// trace: its requests have no span, and none is looked for in the
+// context, a walk through all of net/http's context layers.
+func NoSpan(ctx context.Context, _ *http.Request) (context.Context, trace.Span, trace.SpanContext) {
+	return ctx, nil, trace.SpanContext{}
+}
+
+// noSpan is the span of a request that has none: not recording, no span
+// context.
+var noSpan = trace.SpanFromContext(context.Background())
 
 // Route is the path part of a ServeMux pattern ("GET /x/{id}" -> "/x/{id}"),
 // "unmatched" when no route matched: a bounded value for labels and logs.
