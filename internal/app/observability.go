@@ -115,7 +115,7 @@ func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter, trace
 		// telemetry.HTTPServer around logging.Middleware, in one layer.
 		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.ServerSpan, h)
 	}
-	return logging.MiddlewareWithSpan(log.With("component", "http"), logging.NoSpan, h) // no tracing middleware outside either
+	return logging.Middleware(log.With("component", "http"), h)
 }
 
 // LogLevel is the logger's run-time level (nil when the logger was not made

@@ -62,7 +62,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (telemetry.ServerSpan; NoSpan: none) and ends it
+// span with startSpan (telemetry.ServerSpan) and ends it
 // after the access log: the same as Middleware inside the tracing
 // middleware, with one copy of the request (r.WithContext) instead of two.
 // startSpan returns the span and the context holding it when the request
@@ -167,13 +167,6 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 		}()
 		next.ServeHTTP(rw, r.WithContext(ctx))
 	})
-}
-
-// NoSpan is MiddlewareWithSpan's startSpan for a server that does not
-// trace: its requests have no span, and none is looked for in the
-// context, a walk through all of net/http's context layers.
-func NoSpan(ctx context.Context, _ *http.Request) (context.Context, trace.Span, trace.SpanContext) {
-	return ctx, nil, trace.SpanContext{}
 }
 
 // noSpan is the span of a request that has none: not recording, no span

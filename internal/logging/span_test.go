@@ -3,7 +3,6 @@ package logging
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -91,48 +90,5 @@ func TestRequestContextCarriesTheSpan(t *testing.T) {
 	}
 	if line := lastLine(t, &buf); line["trace_id"] != spans[0].SpanContext.TraceID().String() {
 		t.Fatalf("access line %v, want the recorded span's trace id", line)
-	}
-}
-
-// countingCtx counts the lookups of OpenTelemetry's span key made through it.
-type countingCtx struct {
-	context.Context
-	spanLookups int
-}
-
-func (c *countingCtx) Value(key any) any {
-	if key == spanKey {
-		c.spanLookups++
-	}
-	return c.Context.Value(key)
-}
-
-// With NoSpan (a server that does not trace) the middleware does not walk
-// the request's context for a span, and writes the line Middleware writes
-// when there is none; Middleware, which may sit inside a tracing
-// middleware, does look.
-func TestNoSpanLooksForNone(t *testing.T) {
-	line := func(startSpan func(context.Context, *http.Request) (context.Context, trace.Span, trace.SpanContext)) (map[string]any, int) {
-		var buf bytes.Buffer
-		log := New(&buf, Options{Format: "json", Level: slog.LevelInfo})
-		parent := &countingCtx{Context: context.Background()}
-		req := httptest.NewRequest("GET", "/x", nil).WithContext(parent)
-		req.Header.Set(HeaderRequestID, "fixed-id")
-		MiddlewareWithSpan(log, startSpan, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), req)
-		l := lastLine(t, &buf)
-		delete(l, "time")
-		delete(l, "duration_ms")
-		return l, parent.spanLookups
-	}
-	withNone, lookups := line(NoSpan)
-	if lookups != 0 {
-		t.Errorf("NoSpan: %d lookups of the span in the request's context, want none", lookups)
-	}
-	looked, lookups := line(nil)
-	if lookups == 0 {
-		t.Error("Middleware did not look for an outer span")
-	}
-	if fmt.Sprint(withNone) != fmt.Sprint(looked) || withNone["trace_id"] != nil {
-		t.Errorf("NoSpan's line %v, Middleware's %v: want the same, without a trace id", withNone, looked)
 	}
 }
