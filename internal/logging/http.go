@@ -189,6 +189,9 @@ func Route(pattern string) string {
 // (plainJSON), worked out once per pattern: a ServeMux gives each request
 // of a route the same string.
 func routeOf(pattern string) (route string, plain bool) {
+	if r, ok := routes.Get(pattern); ok {
+		return r.route, r.plain
+	}
 	mk := func() routeInfo {
 		r := Route(pattern)
 		return routeInfo{r, plainJSON(r)}

@@ -37,10 +37,21 @@ func slot(p *byte) int {
 	return int(uint64(uintptr(unsafe.Pointer(p))) * 0x9e3779b97f4a7c15 >> 56)
 }
 
-// GetOrPut returns the value kept for s (the same bytes at the same
-// address), keeping mk's first when s's slot is free. It reports false,
-// without calling mk, when s cannot be kept: the empty string, or a slot
-// another string holds.
+// Get returns the value kept for s (the same bytes at the same address).
+// Small enough to be inlined, where GetOrPut is not: callers on a hot path
+// ask Get first.
+func (m *ByString[V]) Get(s string) (V, bool) {
+	p := unsafe.StringData(s)
+	if e := m.slots[slot(p)].Load(); e != nil && e.p == p && e.n == len(s) {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// GetOrPut returns the value kept for s, keeping mk's first when s's slot
+// is free. It reports false, without calling mk, when s cannot be kept:
+// the empty string, or a slot another string holds.
 func (m *ByString[V]) GetOrPut(s string, mk func() V) (V, bool) {
 	p := unsafe.StringData(s)
 	sl := &m.slots[slot(p)]

@@ -18,6 +18,12 @@ func TestByStringKeepsByIdentity(t *testing.T) {
 	if v, ok := m.GetOrPut(a, mk(2)); !ok || v != 1 || calls != 1 {
 		t.Fatalf("GetOrPut(a) again = %d, %v after %d calls; want 1, true after 1", v, ok, calls)
 	}
+	if v, ok := m.Get(a); !ok || v != 1 {
+		t.Fatalf("Get(a) = %d, %v; want 1, true", v, ok)
+	}
+	if _, ok := m.Get(strings.Clone(a)); ok {
+		t.Fatal("Get found a copy of a")
+	}
 	// Equal bytes elsewhere are another string; a prefix shares a's address
 	// and slot, told apart by its length. Neither is a's.
 	for _, s := range []string{strings.Clone(a), a[:3]} {

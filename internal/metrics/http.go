@@ -174,9 +174,11 @@ func methodIndex(m string) int {
 }
 
 func routeHandlesOf(method, pattern string) *routeHandles {
-	byMethod, ok := byPattern.GetOrPut(pattern, newByMethod)
-	if !ok { // not kept (its slot is another pattern's): the map
-		return routeHandlesByKey(method, pattern)
+	byMethod, ok := byPattern.Get(pattern)
+	if !ok {
+		if byMethod, ok = byPattern.GetOrPut(pattern, newByMethod); !ok { // its slot is another pattern's: the map
+			return routeHandlesByKey(method, pattern)
+		}
 	}
 	slot := &byMethod[methodIndex(method)]
 	if h := slot.Load(); h != nil {
