@@ -165,6 +165,10 @@ func (b *Bot) connect(ctx context.Context) (*dbot.Client, error) {
 	b.client = client
 	b.mu.Unlock()
 	client.ShardManager.Open(ctx)
+	if ctx.Err() != nil { // a shutdown during the opening: Run closes what there is
+		b.log.Info("gateway: start-up stopped by shutdown")
+		return client, nil
+	}
 	ids := []int{}
 	for s := range client.ShardManager.Shards() {
 		ids = append(ids, s.ShardID())

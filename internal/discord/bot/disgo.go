@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -146,10 +147,36 @@ func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
 			h.sent(h.shard, r.Time)
 		}
 	}
+	if r.Level >= slog.LevelError && r.Message == "failed to open shard" && canceledBy(r) {
+		r = shutdownRecord(r)
+	}
 	if h.inner.Enabled(ctx, r.Level) {
 		return h.inner.Handle(ctx, r)
 	}
 	return nil
+}
+
+// canceledBy reports whether r's error is a cancelled context: a shard
+// whose opening the bot's own shutdown stopped (a SIGINT while it starts),
+// which disgo logs as an error although nothing failed.
+func canceledBy(r slog.Record) bool {
+	canceled := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && a.Key == "err" {
+			canceled = errors.Is(err, context.Canceled)
+			return false
+		}
+		return true
+	})
+	return canceled
+}
+
+// shutdownRecord is r at info level, saying what happened, with its
+// attributes (the error and the shard).
+func shutdownRecord(r slog.Record) slog.Record {
+	out := slog.NewRecord(r.Time, slog.LevelInfo, "shard opening stopped: shutting down", r.PC)
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return out
 }
 func (h fenceHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	shard := h.shard

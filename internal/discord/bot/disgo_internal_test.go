@@ -1,7 +1,13 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -49,5 +55,33 @@ func awaitNoError(t *testing.T, done <-chan error, what string) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s never finished", what)
+	}
+}
+
+// A shard whose opening a shutdown cancelled is logged at info, with its
+// error and shard; any other failure to open one stays an error. The record
+// goes through the logger of the bot (fenceHandler), as disgo's do.
+func TestShardOpeningCancelledIsNotAnError(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(fenceHandler{f: &fence{}, inner: slog.NewJSONHandler(&buf, nil), shard: -1}).With("shard_id", 0)
+	for _, c := range []struct {
+		err   error
+		level string
+		msg   string
+	}{
+		{fmt.Errorf("dial: %w", &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), "INFO", "shard opening stopped: shutting down"},
+		{context.Canceled, "INFO", "shard opening stopped: shutting down"},
+		{context.DeadlineExceeded, "ERROR", "failed to open shard"},
+		{errors.New("websocket: bad handshake"), "ERROR", "failed to open shard"},
+	} {
+		buf.Reset()
+		log.Error("failed to open shard", slog.Any("err", c.err), slog.Int("shard_count", 2))
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatalf("%v: %v in %q", c.err, err, buf.String())
+		}
+		if line["level"] != c.level || line["msg"] != c.msg || line["err"] != c.err.Error() || line["shard_id"] != 0.0 || line["shard_count"] != 2.0 {
+			t.Errorf("%v: logged %v, want %s %q with the error and shard", c.err, line, c.level, c.msg)
+		}
 	}
 }
