@@ -62,9 +62,9 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (telemetry.ServerSpan) and ends it
-// after the access log: the same as Middleware inside the tracing
-// middleware, with one copy of the request (r.WithContext) instead of two.
+// span with startSpan (telemetry.ServerSpan) and ends it after the access
+// log: the same as Middleware inside the tracing middleware, with one copy
+// of the request (r.WithContext) instead of two.
 // startSpan returns the span and the context holding it when the request
 // is recorded; when it is not, no span but the span context the request
 // carries, which the request's context then holds without an allocation;
