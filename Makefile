@@ -8,7 +8,7 @@ LDFLAGS    := -X $(PKG)/internal/app.version=$(VERSION) -X $(PKG)/internal/app.c
 # The race detector needs cgo (a C compiler); without one the tests still run.
 RACE       := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: run build test bench bench-transfers bench-bot bench-api lint generate check-generated check-deploy clean
+.PHONY: run build test bench bench-transfers bench-bot bench-api bench-instr lint generate check-generated check-deploy clean
 
 run: ## start every role in one process (SQLite in ./data, in-process bus, http://127.0.0.1:8080)
 	SMARTERDEV_LOG_FORMAT=$${SMARTERDEV_LOG_FORMAT:-text} $(GO) run -ldflags "$(LDFLAGS)" ./cmd/smarterdev serve
@@ -38,6 +38,9 @@ bench-bot: ## MESSAGE_CREATE for rewarded members vs bare decoding, with instrum
 
 bench-api: ## API reads (balance, leaderboard) vs a static handler with wrk, on SQLite and (with SMARTERDEV_TEST_DATABASE_URL) PostgreSQL
 	$(GO) run ./tools/benchapi
+
+bench-instr: ## instructions per request of the HTTP instrumentation, counted by callgrind (needs valgrind): bare, logs and metrics, traced
+	bash tools/instrcount.sh
 
 lint: ## go vet, staticcheck, gofmt
 	$(GO) vet ./...
