@@ -64,25 +64,27 @@ func (b *Buffered) run(every time.Duration) {
 func (b *Buffered) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buf)+len(p) > cap(b.buf) {
+	if len(p) >= cap(b.buf) {
 		if err := b.flushLocked(); err != nil {
 			return 0, err
 		}
-	}
-	if len(p) >= cap(b.buf) {
 		return b.w.Write(p)
 	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
+	return len(p), b.appendLocked(p)
 }
 
-// writeLine is Write for a caller that keeps p: it copies p and never
-// hands it to the writer, so that p can live on the caller's stack (the
-// access log's line). A line larger than the buffer goes out in pieces,
-// in order, under the lock.
+// writeLine is Write for a caller that keeps p: p is copied, never handed
+// to the writer, so that it can live on the caller's stack (the access
+// log's line). A line larger than the buffer goes out in pieces, in order.
 func (b *Buffered) writeLine(p []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.appendLocked(p)
+}
+
+// appendLocked copies p into the buffer, written out first when p does not
+// fit, and again each time it fills.
+func (b *Buffered) appendLocked(p []byte) error {
 	if len(b.buf)+len(p) > cap(b.buf) {
 		if err := b.flushLocked(); err != nil {
 			return err

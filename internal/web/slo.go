@@ -46,7 +46,6 @@ type SLOCounter struct {
 // request its cache line's trip between them.
 type sloDay struct {
 	name             string
-	start            time.Time
 	startSec, endSec int64 // [start, end) in Unix seconds: a request's check is two integer compares
 	requests, errors *shard.Int64
 }
@@ -68,11 +67,11 @@ func (s *SLOCounter) day(t time.Time) *sloDay {
 	if d == nil {
 		start := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
 		end := start.AddDate(0, 0, 1)
-		d = &sloDay{name: name, start: start, startSec: start.Unix(), endSec: end.Unix(),
+		d = &sloDay{name: name, startSec: start.Unix(), endSec: end.Unix(),
 			requests: shard.NewInt64(), errors: shard.NewInt64()}
 		s.days[name] = d
 	}
-	if cur := s.today.Load(); cur == nil || d.start.After(cur.start) {
+	if cur := s.today.Load(); cur == nil || d.startSec > cur.startSec {
 		s.today.Store(d) // a late request of yesterday does not move today back
 	}
 	return d
