@@ -35,13 +35,11 @@ type accessLine struct {
 	remote   string
 	// plainRoute: route is known to be plain JSON (routeOf).
 	plainRoute bool
-	// known: id and sc are the request's id and span context, as
-	// Middleware knows them (its record and the span it looked up), saving
-	// the context lookups; id is then a SaneRequestID's, plain JSON. Else
-	// both are read from the context.
-	known bool
-	id    string
-	sc    trace.SpanContext
+	// id and sc are the request's id and span context, as Middleware knows
+	// them (its record and the request's span), not looked up in the
+	// context again; id is a SaneRequestID's, plain JSON.
+	id string
+	sc trace.SpanContext
 }
 
 // record is the line as a slog record, handed to the handler as LogAttrs
@@ -108,17 +106,14 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 		return false
 	}
 	id, sc := l.id, l.sc
-	if !l.known {
-		id, sc = RequestID(ctx), trace.SpanContextFromContext(ctx)
-	}
 	// What could need escaping or hold a secret goes through slog. A
-	// standard method is neither; a known id is a SaneRequestID's, plain,
+	// standard method is neither; the id is a SaneRequestID's, plain,
 	// though a client could send a secret as one; the route is a pattern of
 	// the code: it is only checked for escapes, once per pattern.
 	masked := func(s string) bool { _, m := h.mask(s); return m }
 	if !standardMethod(l.method) && (!plainJSON(l.method) || masked(l.method)) ||
 		!plainJSON(l.remote) || masked(l.remote) ||
-		!l.known && !plainJSON(id) || masked(id) ||
+		masked(id) ||
 		!l.plainRoute && !plainJSON(l.route) {
 		return false
 	}

@@ -37,11 +37,8 @@ func TestAccessLineAsSlog(t *testing.T) {
 	cases := []tc{
 		{name: "plain", direct: true},
 		{name: "component", with: []any{"component", "http", "n", 3}, direct: true},
-		{name: "request id and trace", ctx: func(c context.Context) context.Context {
-			return trace.ContextWithSpanContext(WithRequestID(c, "abc-123"), sc)
-		}, with: []any{"component", "http"}, direct: true},
-		{name: "request id and trace as Middleware knows them", line: func(l accessLine) accessLine {
-			l.known, l.id, l.sc = true, "abc-123", sc
+		{name: "request id and trace", line: func(l accessLine) accessLine {
+			l.id, l.sc = "abc-123", sc
 			return l
 		}, ctx: func(c context.Context) context.Context {
 			return trace.ContextWithSpanContext(WithRequestID(c, "abc-123"), sc)
@@ -59,7 +56,7 @@ func TestAccessLineAsSlog(t *testing.T) {
 		{name: "escaped", line: func(l accessLine) accessLine { l.route = "/a\"b\\c\n\u2028é"; return l }},
 		{name: "a route known plain", line: func(l accessLine) accessLine { l.plainRoute = true; return l }, direct: true},
 		{name: "a client's id that is a secret", line: func(l accessLine) accessLine {
-			l.known, l.id = true, "s3cret-value"
+			l.id = "s3cret-value"
 			return l
 		}, ctx: func(c context.Context) context.Context { return WithRequestID(c, "s3cret-value") }},
 		{name: "secret", line: func(l accessLine) accessLine { l.remote = "s3cret-value:1"; return l }},

@@ -159,7 +159,7 @@ func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.
 				elapsed = now.Sub(rec.Start)
 			}
 			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
-				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, plainRoute: plain, known: true, id: rec.ID, sc: span.SpanContext()}
+				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, plainRoute: plain, id: rec.ID, sc: span.SpanContext()}
 			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
 				return
 			}
