@@ -108,14 +108,13 @@ func (a *App) instrument(h http.Handler) http.Handler {
 func InstrumentHTTP(h http.Handler, log *slog.Logger, slo *web.SLOCounter, traced bool) http.Handler {
 	var also metrics.Counter
 	if slo != nil {
-		also = slo // counted in the metrics' layer, not in one of its own
+		also = slo // counted in the metrics' call, not in a layer of its own
 	}
-	h = metrics.HTTP(h, also)
+	o := logging.HTTPOptions{Observe: metrics.HTTP(also), Untraced: !traced}
 	if traced {
-		// telemetry.HTTPServer around logging.Middleware, in one layer.
-		return logging.MiddlewareWithSpan(log.With("component", "http"), telemetry.ServerSpan, h)
+		o.StartSpan = telemetry.ServerSpan // telemetry.HTTPServer around logging.Middleware, in one layer
 	}
-	return logging.Middleware(log.With("component", "http"), h)
+	return logging.Instrument(log.With("component", "http"), o, h)
 }
 
 // LogLevel is the logger's run-time level (nil when the logger was not made

@@ -33,8 +33,11 @@ type accessLine struct {
 	duration time.Duration
 	bytes    int64
 	remote   string
-	// plainRoute: route is known to be plain JSON (routeOf).
+	// plainRoute: route is known to be plain JSON (routeOf); routeTail,
+	// when not empty, is the line from the route's key to the status's
+	// (`","route":"/x","status":`), made once per pattern.
 	plainRoute bool
+	routeTail  string
 	// id and sc are the request's id and span context, as Middleware knows
 	// them (its record and the request's span), not looked up in the
 	// context again; id is a SaneRequestID's, plain JSON.
@@ -64,6 +67,26 @@ func (l *accessLine) record() slog.Record {
 type fastJSON struct {
 	w   io.Writer
 	pre []byte // `,"component":"http"`...
+	// mid is the line from the level to the method's value, by level
+	// (debug, info, warn, error): `","level":"INFO","msg":"http request"`,
+	// pre, `,"method":"`; the same for every line of a level.
+	mid [4][]byte
+}
+
+func newFastJSON(w io.Writer, pre []byte) *fastJSON {
+	f := &fastJSON{w: w, pre: pre}
+	for i := range f.mid {
+		f.mid[i] = appendMid(nil, slog.Level(4*i-4), pre)
+	}
+	return f
+}
+
+func appendMid(b []byte, level slog.Level, pre []byte) []byte {
+	b = append(b, `","level":"`...)
+	b = append(b, level.String()...)
+	b = append(b, `","msg":"http request"`...)
+	b = append(b, pre...)
+	return append(b, `,"method":"`...)
 }
 
 // lineWriter is w for the slog handler and fastJSON, which both write a
@@ -126,15 +149,19 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	b := line[:0]
 	b = append(b, `{"time":"`...)
 	b = appendTime(b, l.time)
-	b = append(b, `","level":"`...)
-	b = append(b, l.level.String()...)
-	b = append(b, `","msg":"http request"`...)
-	b = append(b, f.pre...)
-	b = append(b, `,"method":"`...)
+	if i := int(l.level+4) / 4; l.level%4 == 0 && i >= 0 && i < len(f.mid) {
+		b = append(b, f.mid[i]...)
+	} else {
+		b = appendMid(b, l.level, f.pre)
+	}
 	b = append(b, l.method...)
-	b = append(b, `","route":"`...)
-	b = append(b, l.route...)
-	b = append(b, `","status":`...)
+	if l.routeTail != "" {
+		b = append(b, l.routeTail...)
+	} else {
+		b = append(b, `","route":"`...)
+		b = append(b, l.route...)
+		b = append(b, `","status":`...)
+	}
 	if st := l.status; st >= 100 && st <= 999 { // as strconv writes it, without its general case
 		b = append(b, byte('0'+st/100), byte('0'+st/10%10), byte('0'+st%10))
 	} else {

@@ -54,7 +54,15 @@ func TestAccessLineAsSlog(t *testing.T) {
 			return l
 		}, direct: true},
 		{name: "escaped", line: func(l accessLine) accessLine { l.route = "/a\"b\\c\n\u2028é"; return l }},
-		{name: "a route known plain", line: func(l accessLine) accessLine { l.plainRoute = true; return l }, direct: true},
+		{name: "a route known plain", line: func(l accessLine) accessLine {
+			ri := routeOf("GET " + l.route) // as Middleware has it
+			l.plainRoute, l.routeTail = ri.plain, ri.tail
+			return l
+		}, direct: true},
+		{name: "debug level", line: func(l accessLine) accessLine { l.level = slog.LevelDebug; return l }, direct: true},
+		{name: "warn level", line: func(l accessLine) accessLine { l.level = slog.LevelWarn; return l }, direct: true},
+		{name: "a level between", line: func(l accessLine) accessLine { l.level = slog.LevelInfo + 2; return l }, direct: true},
+		{name: "a level beyond", line: func(l accessLine) accessLine { l.level = slog.LevelError + 8; return l }, direct: true},
 		{name: "a client's id that is a secret", line: func(l accessLine) accessLine {
 			l.id = "s3cret-value"
 			return l
@@ -240,8 +248,9 @@ func TestPlainJSON(t *testing.T) {
 	}
 }
 
-// routeOf gives Route's answer and plainJSON's, the first time for a
-// pattern and every time after (from its memo).
+// routeOf gives Route's answer and plainJSON's, and for a plain route its
+// part of the access line, the first time for a pattern and every time
+// after (from its memo).
 func TestRouteOf(t *testing.T) {
 	for _, c := range []struct {
 		pattern, route string
@@ -254,9 +263,12 @@ func TestRouteOf(t *testing.T) {
 		{"", "unmatched", true},
 	} {
 		for i := range 3 {
-			route, plain := routeOf(c.pattern)
-			if route != c.route || plain != c.plain {
-				t.Fatalf("routeOf(%q), call %d = %q, %v; want %q, %v", c.pattern, i+1, route, plain, c.route, c.plain)
+			ri := routeOf(c.pattern)
+			if ri.route != c.route || ri.plain != c.plain {
+				t.Fatalf("routeOf(%q), call %d = %q, %v; want %q, %v", c.pattern, i+1, ri.route, ri.plain, c.route, c.plain)
+			}
+			if want := `","route":"` + c.route + `","status":`; c.plain && ri.tail != want || !c.plain && ri.tail != "" {
+				t.Fatalf("routeOf(%q), call %d: tail %q", c.pattern, i+1, ri.tail)
 			}
 		}
 	}

@@ -30,9 +30,7 @@ type Request struct {
 	Pattern string // e.g. "GET /api/v1/guilds/{guild}/squads"; "" when nothing matched
 	Status  int
 	Bytes   int64
-	// Elapsed is the time the request took, as metrics.HTTP measured it
-	// from Start (the access log then reads the clock once less); 0: not
-	// measured.
+	// Elapsed is the time the request took from Start, set when it ends.
 	Elapsed time.Duration
 	// Inner is a slot for a layer inside that keeps a per-request record of
 	// its own (the API's), so that it needs no context layer, and no copy
@@ -58,115 +56,177 @@ const HeaderRequestID = "X-Request-Id"
 // line per request. Put it inside the tracing middleware, so the access log
 // carries the trace id, and CaptureRoute directly around the ServeMux.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
-	return MiddlewareWithSpan(log, nil, next)
+	return Instrument(log, HTTPOptions{}, next)
 }
 
 // MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (telemetry.ServerSpan) and ends it after the access
-// log: the same as Middleware inside the tracing middleware, with one copy
-// of the request (r.WithContext) instead of two.
-// startSpan returns the span and the context holding it when the request
-// is recorded; when it is not, no span but the span context the request
+// span with startSpan (HTTPOptions.StartSpan).
+func MiddlewareWithSpan(log *slog.Logger, startSpan SpanStarter, next http.Handler) http.Handler {
+	return Instrument(log, HTTPOptions{StartSpan: startSpan}, next)
+}
+
+// SpanStarter starts a request's server span (telemetry.ServerSpan): it
+// returns the span and the context holding it when the request is
+// recorded; when it is not, no span but the span context the request
 // carries, which the request's context then holds without an allocation;
-// no span and no span context: the request has none. With startSpan nil
-// the span is an outer middleware's, looked up in the context (Middleware).
-func MiddlewareWithSpan(log *slog.Logger, startSpan func(context.Context, *http.Request) (context.Context, trace.Span, trace.SpanContext), next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the writer, the header's value and the context
-		ids := r.Header[HeaderRequestID]
-		var id string
-		if len(ids) > 0 {
-			id = ids[0]
+// no span and no span context: the request has none.
+type SpanStarter func(context.Context, *http.Request) (context.Context, trace.Span, trace.SpanContext)
+
+// HTTPOptions are what Instrument does beside the id, the record and the
+// access log.
+type HTTPOptions struct {
+	// StartSpan, when set, starts the request's server span, ended after
+	// the access log: the same as Middleware inside a tracing middleware,
+	// with one layer and one copy of the request instead of two.
+	StartSpan SpanStarter
+	// Untraced says the server has no tracing: no outer middleware gives
+	// its requests a span, so none is looked up in the context. Without it
+	// and StartSpan, the span is an outer middleware's, found in the
+	// context when the request ends.
+	Untraced bool
+	// Observe, when set, is told of every request (the HTTP metrics).
+	Observe Observer
+}
+
+// Observer is told of every request in Instrument's own layer: Begin as it
+// starts, End when it has ended, with what Begin returned. At End the
+// record's status (a panic's as a 500), pattern and elapsed time are final.
+// Being called by the middleware rather than wrapping the handler spares
+// the metrics a layer, a deferred recover, a context lookup and a clock
+// read of their own on every request.
+type Observer interface {
+	Begin() int
+	End(r *http.Request, rec *Request, begun int)
+}
+
+// Instrument is Middleware with options: one layer for the request's id,
+// record, span, access log and metrics.
+func Instrument(log *slog.Logger, o HTTPOptions, next http.Handler) http.Handler {
+	return &instrumented{log: log, startSpan: o.StartSpan, obs: o.Observe, untraced: o.Untraced && o.StartSpan == nil, next: next}
+}
+
+// instrumented is Instrument's handler: a method rather than a closure.
+// As a closure it was inlined into its caller (app.InstrumentHTTP) and
+// compiled there, where WithContext was not inlined and the request's copy
+// was allocated on every request (a memory profile showed it); the method
+// is compiled here, where the copy stays in the record.
+type instrumented struct {
+	log       *slog.Logger
+	startSpan SpanStarter
+	obs       Observer
+	untraced  bool
+	next      http.Handler
+}
+
+func (h *instrumented) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log, startSpan, obs := h.log, h.startSpan, h.obs
+	st := &served{Request: Request{Start: time.Now()}} // one allocation for the record, the request's copy, the writer, the header's value and the context
+	ids := r.Header[HeaderRequestID]
+	var id string
+	if len(ids) > 0 {
+		id = ids[0]
+	}
+	if !SaneRequestID(id) {
+		// Inner layers read it from the record (RequestID, RequestOf),
+		// not from the request's header, which is left as it came. Its
+		// bytes are the record's, written once here and never again, so
+		// the string needs no allocation of its own.
+		putRequestID(&st.idBytes)
+		id = unsafe.String(&st.idBytes[0], len(st.idBytes))
+		st.ids[0] = id
+		ids = st.ids[:]
+	}
+	st.ID = id
+	w.Header()[HeaderRequestID] = ids[:1:1] // the caller's slice when it sent a sane id, never appended to
+	rec, rw := &st.Request, &st.rw
+	rw.ResponseWriter, rw.rec = w, rec
+	ctx := r.Context()
+	// The request's span: what startSpan gives, none on an untraced
+	// server, else looked up when the request ends (an outer tracing
+	// middleware's).
+	var span trace.Span
+	switch {
+	case startSpan != nil:
+		c, s, unrecorded := startSpan(ctx, r)
+		ctx = c
+		switch {
+		case s != nil:
+			span = s
+			defer s.End() // after the access log's defer below, which names it
+		case unrecorded.IsValid():
+			st.span.sc = unrecorded
+			st.ctx.span = &st.span
+			span = &st.span
+		default:
+			span = noSpan
 		}
-		if !SaneRequestID(id) {
-			// Inner layers read it from the record (RequestID, RequestOf),
-			// not from the request's header, which is left as it came. Its
-			// bytes are the record's, written once here and never again, so
-			// the string needs no allocation of its own.
-			putRequestID(&st.idBytes)
-			id = unsafe.String(&st.idBytes[0], len(st.idBytes))
-			st.ids[0] = id
-			ids = st.ids[:]
+	case h.untraced:
+		span = noSpan
+	}
+	st.ctx.Context, st.ctx.rec = ctx, rec
+	ctx = &st.ctx // RequestID(ctx) reads rec.ID
+	// The request as the handler gets it: WithContext's copy, kept in
+	// the record (WithContext is inlined, so its own copy is not
+	// allocated) instead of an allocation of its own.
+	st.req = *r.WithContext(ctx)
+	req := &st.req
+	begun := 0
+	if obs != nil {
+		begun = obs.Begin() // ended in the deferred call, whatever happens
+	}
+	defer func() {
+		p := recover()
+		switch {
+		case p != nil:
+			rec.Status = http.StatusInternalServerError
+		case rec.Status == 0:
+			rec.Status = http.StatusOK // nothing written
 		}
-		st.ID = id
-		w.Header()[HeaderRequestID] = ids[:1:1] // the caller's slice when it sent a sane id, never appended to
-		rec, rw := &st.Request, &st.rw
-		rw.ResponseWriter, rw.rec = w, rec
-		ctx := r.Context()
-		// The request's span: what startSpan gives, else looked up when the
-		// request ends (an outer tracing middleware's).
-		var span trace.Span
-		if startSpan != nil {
-			c, s, unrecorded := startSpan(ctx, r)
-			ctx = c
-			switch {
-			case s != nil:
-				span = s
-				defer s.End() // after the access log's defer below, which names it
-			case unrecorded.IsValid():
-				st.span.sc = unrecorded
-				st.ctx.span = &st.span
-				span = &st.span
-			default:
-				span = noSpan
+		now := time.Now()
+		rec.Elapsed = now.Sub(rec.Start)
+		if obs != nil {
+			obs.End(req, rec, begun)
+		}
+		if p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			log.ErrorContext(ctx, "handler panicked", "route", Route(rec.Pattern), "panic", fmt.Sprint(p))
+			if !rw.wrote {
+				http.Error(rw, "internal error", http.StatusInternalServerError)
 			}
 		}
-		st.ctx.Context, st.ctx.rec = ctx, rec
-		ctx = &st.ctx // RequestID(ctx) reads rec.ID
-		defer func() {
-			if rec.Status == 0 {
-				rec.Status = http.StatusOK
+		ri := routeOf(rec.Pattern)
+		route := ri.route
+		if span == nil {
+			span = trace.SpanFromContext(ctx)
+		}
+		if span.IsRecording() {
+			span.SetName(r.Method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.Status))
+			if rec.Status >= 500 {
+				span.SetStatus(codes.Error, "") // a server error (a 4xx is the client's)
 			}
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				rec.Status = http.StatusInternalServerError
-				log.ErrorContext(ctx, "handler panicked", "route", Route(rec.Pattern), "panic", fmt.Sprint(p))
-				if !rw.wrote {
-					http.Error(rw, "internal error", http.StatusInternalServerError)
-				}
-			}
-			route, plain := routeOf(rec.Pattern)
-			if span == nil {
-				span = trace.SpanFromContext(ctx)
-			}
-			if span.IsRecording() {
-				span.SetName(r.Method + " " + route)
-				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.Status))
-				if rec.Status >= 500 {
-					span.SetStatus(codes.Error, "") // a server error (a 4xx is the client's)
-				}
-			}
-			level := slog.LevelInfo
-			switch {
-			case rec.Status >= 500:
-				level = slog.LevelError
-			case route == "/livez" || route == "/readyz" || route == "/metrics":
-				level = slog.LevelDebug // probes and scrapes every few seconds
-			}
-			lh := log.Handler()
-			if !lh.Enabled(ctx, level) {
-				return
-			}
-			// The end as metrics.HTTP measured it, when it did: one clock read less.
-			elapsed := rec.Elapsed
-			var now time.Time
-			if elapsed != 0 {
-				now = rec.Start.Add(elapsed)
-			} else {
-				now = time.Now()
-				elapsed = now.Sub(rec.Start)
-			}
-			line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
-				duration: elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, plainRoute: plain, id: rec.ID, sc: span.SpanContext()}
-			if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
-				return
-			}
-			_ = lh.Handle(ctx, line.record())
-		}()
-		next.ServeHTTP(rw, r.WithContext(ctx))
-	})
+		}
+		level := slog.LevelInfo
+		switch {
+		case rec.Status >= 500:
+			level = slog.LevelError
+		case route == "/livez" || route == "/readyz" || route == "/metrics":
+			level = slog.LevelDebug // probes and scrapes every few seconds
+		}
+		lh := log.Handler()
+		if !lh.Enabled(ctx, level) {
+			return
+		}
+		line := accessLine{time: now, level: level, method: r.Method, route: route, status: rec.Status,
+			duration: rec.Elapsed, bytes: rec.Bytes, remote: r.RemoteAddr, plainRoute: ri.plain, routeTail: ri.tail, id: rec.ID, sc: span.SpanContext()}
+		if h, ok := lh.(*Handler); ok && h.writeAccess(ctx, &line) {
+			return
+		}
+		_ = lh.Handle(ctx, line.record())
+	}()
+	h.next.ServeHTTP(rw, req)
 }
 
 // noSpan is the span of a request that has none: not recording, no span
@@ -185,27 +245,31 @@ func Route(pattern string) string {
 	return pattern
 }
 
-// routeOf is Route(pattern) and whether it is written in JSON as it is
-// (plainJSON), worked out once per pattern: a ServeMux gives each request
-// of a route the same string.
-func routeOf(pattern string) (route string, plain bool) {
+// routeOf is Route(pattern), whether it is written in JSON as it is
+// (plainJSON) and, when it is, its part of the access line, worked out once
+// per pattern: a ServeMux gives each request of a route the same string.
+func routeOf(pattern string) routeInfo {
 	if r, ok := routes.Get(pattern); ok {
-		return r.route, r.plain
+		return r
 	}
 	mk := func() routeInfo {
-		r := Route(pattern)
-		return routeInfo{r, plainJSON(r)}
+		r := routeInfo{route: Route(pattern)}
+		if r.plain = plainJSON(r.route); r.plain {
+			r.tail = `","route":"` + r.route + `","status":`
+		}
+		return r
 	}
 	r, ok := routes.GetOrPut(pattern, mk)
 	if !ok {
 		r = mk()
 	}
-	return r.route, r.plain
+	return r
 }
 
 type routeInfo struct {
 	route string
 	plain bool
+	tail  string // accessLine.routeTail
 }
 
 var routes memo.ByString[routeInfo]
@@ -271,11 +335,12 @@ func putRequestID(b *[24]byte) {
 	binary.BigEndian.PutUint64(b[16:], hexDigits(lo))
 }
 
-// served is a request's record, its ResponseWriter, the request-id
-// header's value and the bytes of a new id, its context and the span of a
-// request not recorded, allocated together.
+// served is a request's record, the request as the handler gets it, its
+// ResponseWriter, the request-id header's value and the bytes of a new id,
+// its context and the span of a request not recorded, allocated together.
 type served struct {
 	Request
+	req     http.Request
 	rw      responseWriter
 	ids     [1]string
 	idBytes [24]byte

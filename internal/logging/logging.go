@@ -50,7 +50,7 @@ func New(w io.Writer, o Options) *slog.Logger {
 	}
 	lw := lineWriter(w) // shared with the access log's direct writer
 	return slog.New(&Handler{inner: slog.NewJSONHandler(lw, hopts), level: lv, redact: true, secrets: secrets,
-		fast: &fastJSON{w: lw}, out: out})
+		fast: newFastJSON(lw, nil), out: out})
 }
 
 // LevelOf returns the run-time level of a logger made by New, or nil.
@@ -125,7 +125,7 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	var fast *fastJSON
 	if h.fast != nil {
 		if pre, ok := fastPre(h.fast.pre, as); ok {
-			fast = &fastJSON{w: h.fast.w, pre: pre}
+			fast = newFastJSON(h.fast.w, pre)
 		}
 	}
 	return &Handler{inner: h.inner.WithAttrs(as), level: h.level, redact: h.redact, secrets: h.secrets, fast: fast, out: h.out}

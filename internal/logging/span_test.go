@@ -92,3 +92,23 @@ func TestRequestContextCarriesTheSpan(t *testing.T) {
 		t.Fatalf("access line %v, want the recorded span's trace id", line)
 	}
 }
+
+// Without a span of its own, the middleware logs the trace of the span an
+// outer layer put in the request's context, unless it is told the server
+// is untraced (app.InstrumentHTTP without tracing), when it does not look.
+func TestOuterSpanUnlessUntraced(t *testing.T) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{9, 8, 7, 6, 5, 4, 3, 2, 1, 9, 8, 7, 6, 5, 4, 3},
+		SpanID:  trace.SpanID{8, 7, 6, 5, 4, 3, 2, 1},
+	})
+	for _, untraced := range []bool{false, true} {
+		var buf bytes.Buffer
+		h := Instrument(New(&buf, Options{}), HTTPOptions{Untraced: untraced}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		req := httptest.NewRequest("GET", "/x", nil)
+		h.ServeHTTP(httptest.NewRecorder(), req.WithContext(trace.ContextWithSpanContext(req.Context(), sc)))
+		logged := bytes.Contains(buf.Bytes(), []byte(`"trace_id":"`+sc.TraceID().String()+`"`))
+		if logged == untraced {
+			t.Errorf("untraced %v: outer trace id logged %v:\n%s", untraced, logged, buf.String())
+		}
+	}
+}

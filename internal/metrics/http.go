@@ -15,77 +15,42 @@ import (
 	"github.com/smarterdev/smarterdev/internal/shard"
 )
 
-// HTTP counts and times requests by method, route pattern and status. It
-// reads the pattern and status from the logging.Request record, so it must
-// run inside logging.Middleware (and the mux inside logging.CaptureRoute).
-// A route's counts are kept per processor (internal/shard) and summed when
-// scraped: every request adds to them, and counts shared by all cores cost
-// each request the trip of their cache lines between the cores. A request
-// whose handler panics is counted as a 500, and the panic goes on. also,
-// when not nil, is told of every request in the same deferred call.
-func HTTP(next http.Handler, also Counter) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The processor's shard, asked once: the request may end on another
-		// processor, which costs that add a cache line's trip, never a count.
-		i := shard.Index()
-		httpInFlight.AddAt(i, 1)
-		rec := logging.RequestOf(r.Context())
-		var start time.Time
-		if rec == nil || rec.Start.IsZero() {
-			start = time.Now()
-		}
-		defer func() {
-			p := recover()
-			if rec == nil {
-				httpInFlight.AddAt(i, -1)
-				if also != nil {
-					status := http.StatusOK
-					if p != nil {
-						status = http.StatusInternalServerError
-					}
-					also.CountRequest(r, nil, status, i)
-				}
-				if p != nil {
-					panic(p)
-				}
-				return
-			}
-			var d time.Duration
-			if start.IsZero() {
-				d = time.Since(rec.Start) // the clock read once for both, at the request's start
-				rec.Elapsed = d
-			} else {
-				d = time.Since(start)
-			}
-			status := rec.Status
-			switch {
-			case p != nil:
-				status = http.StatusInternalServerError
-			case status == 0:
-				status = http.StatusOK // nothing written
-			}
-			h := routeHandlesOf(r.Method, rec.Pattern)
-			codes := h.codes(status)
-			httpInFlight.AddAt(i, -1)
-			h.shards[i].observe(d)
-			codes[i].n.Add(1)
-			if also != nil {
-				also.CountRequest(r, rec, status, i)
-			}
-			if p != nil {
-				panic(p)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+// HTTP counts and times requests by method, route pattern and status: the
+// logging.Observer of logging.Instrument, which gives it the record's
+// pattern, status and elapsed time when a request ends (a panic's as a
+// 500). A route's counts are kept per processor (internal/shard) and summed
+// when scraped: every request adds to them, and counts shared by all cores
+// cost each request the trip of their cache lines between the cores. also,
+// when not nil, is told of every request in the same call.
+func HTTP(also Counter) logging.Observer { return httpObserver{also} }
+
+type httpObserver struct{ also Counter }
+
+// Begin counts the request in flight on the processor's shard, asked once:
+// the request may end on another processor, which costs End's add a cache
+// line's trip, never a count.
+func (httpObserver) Begin() int {
+	i := shard.Index()
+	httpInFlight.AddAt(i, 1)
+	return i
 }
 
-// Counter counts requests beside HTTP (the SLO counter), in HTTP's layer:
+func (o httpObserver) End(r *http.Request, rec *logging.Request, i int) {
+	h := routeHandlesOf(r.Method, rec.Pattern)
+	codes := h.codes(rec.Status)
+	httpInFlight.AddAt(i, -1)
+	h.shards[i].observe(rec.Elapsed)
+	codes[i].n.Add(1)
+	if o.also != nil {
+		o.also.CountRequest(r, rec, i)
+	}
+}
+
+// Counter counts requests beside HTTP (the SLO counter), in HTTP's call:
 // with no middleware layer, deferred call, record lookup or processor
-// lookup of its own. rec is nil outside logging.Middleware; i is the
-// request's processor shard (internal/shard).
+// lookup of its own. i is the request's processor shard (internal/shard).
 type Counter interface {
-	CountRequest(r *http.Request, rec *logging.Request, status, i int)
+	CountRequest(r *http.Request, rec *logging.Request, i int)
 }
 
 // routeKey is the request's method and the pattern the mux matched (its

@@ -139,7 +139,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		_, _ = w.Write([]byte(`{"balance":100}`))
 	})
 	log := logging.New(discard{}, logging.Options{})
-	stack := logging.Middleware(log, HTTP(logging.CaptureRoute(mux), nil))
+	stack := logging.Instrument(log, logging.HTTPOptions{Observe: HTTP(nil)}, logging.CaptureRoute(mux))
 	run := func(b *testing.B, h http.Handler) time.Duration {
 		req := httptest.NewRequest("GET", "/api/v1/guilds/1/bytes/balances/2", nil)
 		w := &nullWriter{h: http.Header{}}

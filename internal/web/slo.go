@@ -110,21 +110,18 @@ func counted(path string) bool {
 }
 
 // CountRequest counts one answered request (metrics.Counter: metrics.HTTP
-// calls it, with the status it counted, a panic's as a 500). On the real
-// clock the day is the one the request started in, from logging's record,
-// without reading the clock again.
-func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, status, i int) {
+// calls it when the request has ended, a panic's status as a 500). On the
+// real clock the day is the one the request started in, from logging's
+// record, without reading the clock again.
+func (s *SLOCounter) CountRequest(r *http.Request, rec *logging.Request, i int) {
 	if !counted(r.URL.Path) {
 		return
 	}
-	var t time.Time
-	if rec != nil && s.realClock {
-		t = rec.Start
-	}
-	if t.IsZero() {
+	t := rec.Start
+	if !s.realClock || t.IsZero() {
 		t = s.now()
 	}
-	s.add(t, status, i)
+	s.add(t, rec.Status, i)
 }
 
 // Flush adds the pending counts to slo_daily in one transaction; when it

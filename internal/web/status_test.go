@@ -146,7 +146,7 @@ func TestSLOCounting(t *testing.T) {
 
 		// The middleware: statuses from the logging middleware, probes not counted, panics are errors.
 		m := web.NewSLOCounter(db, func() time.Time { return time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC) })
-		h := logging.Middleware(slog.New(slog.DiscardHandler), metrics.HTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := logging.Instrument(slog.New(slog.DiscardHandler), logging.HTTPOptions{Observe: metrics.HTTP(m)}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/boom":
 				panic(errors.New("boom"))
@@ -155,7 +155,7 @@ func TestSLOCounting(t *testing.T) {
 			default:
 				_, _ = io.WriteString(w, "ok")
 			}
-		}), m))
+		}))
 		for _, p := range []string{"/", "/api/v1/x", "/fail", "/livez", "/readyz", "/metrics", "/static/app.css"} {
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
 		}
