@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -128,7 +129,7 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	if _, ok := ctx.Value(fieldsKey{}).([]slog.Attr); ok {
 		return false
 	}
-	id, sc := l.id, l.sc
+	id := l.id
 	// What could need escaping or hold a secret goes through slog. A
 	// standard method is neither; the id is a SaneRequestID's, plain,
 	// though a client could send a secret as one; the route is a pattern of
@@ -143,10 +144,27 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	if u := l.time.Unix(); u < -62135596800 || u >= 253402300800 { // years 1-9999 (slog flags others)
 		return false
 	}
-	// On the stack: a Buffered (a server's output) copies the line, and
-	// other writers get a pooled copy (writeCopy).
-	var line [512]byte
-	b := line[:0]
+	switch w := f.w.(type) {
+	case *Buffered:
+		if len(l.id) <= len(accessRec{}.idBuf) {
+			w.queueAccess(f, l)
+			break
+		}
+		var line [512]byte
+		_ = w.writeLine(f.appendLine(line[:0], l))
+	default:
+		// On the stack; the writer gets a pooled copy (writeCopy).
+		var line [512]byte
+		writeCopy(w, f.appendLine(line[:0], l))
+	}
+	if h.out != nil && l.level >= slog.LevelWarn {
+		_ = h.out.Flush()
+	}
+	return true
+}
+
+// appendLine appends l's JSON line, as slog would write it.
+func (f *fastJSON) appendLine(b []byte, l *accessLine) []byte {
 	b = append(b, `{"time":"`...)
 	b = appendTime(b, l.time)
 	if i := int(l.level+4) / 4; l.level%4 == 0 && i >= 0 && i < len(f.mid) {
@@ -174,12 +192,12 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 	b = append(b, `,"remote":"`...)
 	b = append(b, l.remote...)
 	b = append(b, '"')
-	if id != "" {
+	if l.id != "" {
 		b = append(b, `,"request_id":"`...)
-		b = append(b, id...)
+		b = append(b, l.id...)
 		b = append(b, '"')
 	}
-	if sc.IsValid() {
+	if sc := l.sc; sc.IsValid() {
 		tid, sid := sc.TraceID(), sc.SpanID()
 		b = append(b, `,"trace_id":"`...)
 		b = appendHex(b, tid[:])
@@ -187,17 +205,22 @@ func (h *Handler) writeAccess(ctx context.Context, l *accessLine) bool {
 		b = appendHex(b, sid[:])
 		b = append(b, '"')
 	}
-	b = append(b, "}\n"...)
-	switch w := f.w.(type) {
-	case *Buffered:
-		_ = w.writeLine(b)
-	default:
-		writeCopy(w, b)
-	}
-	if h.out != nil && l.level >= slog.LevelWarn {
-		_ = h.out.Flush()
-	}
-	return true
+	return append(b, "}\n"...)
+}
+
+// accessRec is an access line waiting in a Buffered: the line as the
+// middleware gave it, with its id copied out of the request's record
+// (which would otherwise stay alive, with the request, until written).
+type accessRec struct {
+	f     *fastJSON
+	line  accessLine // id: in idBuf
+	idBuf [64]byte   // a SaneRequestID's at most
+}
+
+// set makes r a copy of l, written by f.
+func (r *accessRec) set(f *fastJSON, l *accessLine) {
+	r.f, r.line = f, *l
+	r.line.id = unsafe.String(&r.idBuf[0], copy(r.idBuf[:], l.id)) // the record's own bytes: the ring is never moved
 }
 
 var accessBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

@@ -13,6 +13,14 @@ import (
 // BenchmarkLogOutput, docs/PERFORMANCE.md, issue 6, ninth pass), and the
 // access log writes a line for every request.
 //
+// Access lines (the middleware's, through a logger made by New) wait as
+// records and are formatted in batches, in order with the other lines,
+// when the buffer is written out or AccessBatch of them wait. Formatted
+// one at a time inside each request, the line's code (~100 lines of
+// machine code run once per line) was fetched afresh on every request, a
+// server's own code having evicted it since; in a batch it stays in the
+// instruction cache (docs/PERFORMANCE.md, issue 6, twelfth pass).
+//
 // What it gives up: a process that dies without Close (a crash, SIGKILL)
 // loses the info and debug lines of its last FlushEvery. A logger made by
 // New writes warnings and errors through at once, with everything buffered
@@ -22,6 +30,7 @@ type Buffered struct {
 	mu   sync.Mutex
 	w    io.Writer
 	buf  []byte
+	recs []accessRec // access lines after buf's bytes, not yet formatted
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -32,6 +41,9 @@ const (
 	FlushEvery = 100 * time.Millisecond
 	// BufferSize is the buffer's size: a write of its size when full.
 	BufferSize = 64 << 10
+	// AccessBatch is how many access lines wait to be formatted at most:
+	// the batch's formatting holds the lock for tens of microseconds.
+	AccessBatch = 64
 )
 
 // NewBuffered returns a Buffered writing to w, flushed every FlushEvery
@@ -39,7 +51,8 @@ const (
 func NewBuffered(w io.Writer) *Buffered { return newBuffered(w, FlushEvery) }
 
 func newBuffered(w io.Writer, every time.Duration) *Buffered {
-	b := &Buffered{w: w, buf: make([]byte, 0, BufferSize), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Buffered{w: w, buf: make([]byte, 0, BufferSize), recs: make([]accessRec, 0, AccessBatch),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run(every)
 	return b
 }
@@ -64,6 +77,9 @@ func (b *Buffered) run(every time.Duration) {
 func (b *Buffered) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := b.formatLocked(); err != nil {
+		return 0, err
+	}
 	if len(p) >= cap(b.buf) {
 		if err := b.flushLocked(); err != nil {
 			return 0, err
@@ -79,7 +95,37 @@ func (b *Buffered) Write(p []byte) (int, error) {
 func (b *Buffered) writeLine(p []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := b.formatLocked(); err != nil {
+		return err
+	}
 	return b.appendLocked(p)
+}
+
+// queueAccess adds an access line, written by f, after what is buffered.
+func (b *Buffered) queueAccess(f *fastJSON, l *accessLine) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.recs) == cap(b.recs) {
+		_ = b.formatLocked() // an error drops the lines, as a failed flush does
+	}
+	b.recs = b.recs[:len(b.recs)+1]
+	b.recs[len(b.recs)-1].set(f, l)
+}
+
+// formatLocked appends the waiting access lines to the buffer, in order.
+func (b *Buffered) formatLocked() error {
+	var err error
+	for i := range b.recs {
+		var line [512]byte
+		r := &b.recs[i]
+		if e := b.appendLocked(r.f.appendLine(line[:0], &r.line)); e != nil && err == nil {
+			err = e
+		}
+	}
+	// The records stay as they are until overwritten: what they hold
+	// besides copies (addresses, routes, methods) is strings, small.
+	b.recs = b.recs[:0]
+	return err
 }
 
 // appendLocked copies p into the buffer, written out first when p does not
@@ -106,7 +152,11 @@ func (b *Buffered) appendLocked(p []byte) error {
 func (b *Buffered) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.flushLocked()
+	err := b.formatLocked()
+	if e := b.flushLocked(); e != nil {
+		err = e
+	}
+	return err
 }
 
 func (b *Buffered) flushLocked() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // capture records what reaches the output, one Write at a time.
@@ -149,6 +151,48 @@ func TestBufferedWriteLine(t *testing.T) {
 	want := "small\n" + strings.Repeat(string(line), BufferSize/len(line)+1) + string(big)
 	if got := out.text(); got != want {
 		t.Fatalf("out of order or lost: %d bytes out, want %d", len(got), len(want))
+	}
+}
+
+// Access lines wait as records and come out formatted in the order they
+// and the other lines were written: across batches (more than AccessBatch
+// of them), before a plain line, through a flush, and with the request's
+// id copied, not kept by reference.
+func TestBufferedAccessLinesInOrder(t *testing.T) {
+	var out capture
+	b := newBuffered(&out, time.Hour)
+	defer b.Close()
+	log := New(b, Options{})
+	h := log.Handler().(*Handler)
+	var want strings.Builder
+	id := []byte("req-00000")
+	for i := range 3*AccessBatch + 5 {
+		if i%50 == 7 {
+			line := fmt.Sprintf("plain %d\n", i)
+			_, _ = b.Write([]byte(line))
+			want.WriteString(line)
+			continue
+		}
+		copy(id[4:], fmt.Sprintf("%05d", i))
+		l := accessLine{time: time.Date(2026, 11, 23, 9, 0, 0, i, time.UTC), level: slog.LevelInfo, method: "GET",
+			route: "/x/{id}", status: 200, duration: time.Duration(i) * time.Microsecond, bytes: int64(i),
+			remote: "127.0.0.1:1", id: unsafe.String(&id[0], len(id))} // its bytes change after the call, as the middleware's record is dropped
+		var direct [512]byte
+		want.Write(h.fast.appendLine(direct[:0], &l))
+		if !h.writeAccess(context.Background(), &l) {
+			t.Fatal("not written directly")
+		}
+		if i == 2*AccessBatch {
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.text(); got != want.String() {
+		t.Fatalf("out of order or changed:\n%.600s\nwant:\n%.600s", got, want.String())
 	}
 }
 
