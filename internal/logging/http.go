@@ -59,12 +59,6 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return Instrument(log, HTTPOptions{}, next)
 }
 
-// MiddlewareWithSpan is Middleware that also starts the request's server
-// span with startSpan (HTTPOptions.StartSpan).
-func MiddlewareWithSpan(log *slog.Logger, startSpan SpanStarter, next http.Handler) http.Handler {
-	return Instrument(log, HTTPOptions{StartSpan: startSpan}, next)
-}
-
 // SpanStarter starts a request's server span (telemetry.ServerSpan): it
 // returns the span and the context holding it when the request is
 // recorded; when it is not, no span but the span context the request

@@ -36,7 +36,7 @@ func TestRequestContextCarriesTheSpan(t *testing.T) {
 	var recording, childRecorded bool
 	var id string
 	var carrier propagation.HeaderCarrier
-	h := MiddlewareWithSpan(log, unrecorded, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := Instrument(log, HTTPOptions{StartSpan: unrecorded}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(r.Context()) // derived, as handlers' are
 		defer cancel()
 		seen = trace.SpanContextFromContext(ctx)
@@ -83,7 +83,7 @@ func TestRequestContextCarriesTheSpan(t *testing.T) {
 			t.Error("a recorded request's handler has no recording span or no record")
 		}
 	})
-	MiddlewareWithSpan(log, recorded, CaptureRoute(mux)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/y/1", nil))
+	Instrument(log, HTTPOptions{StartSpan: recorded}, CaptureRoute(mux)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/y/1", nil))
 	spans := exp.GetSpans()
 	if len(spans) != 1 || spans[0].Name != "GET /y/{id}" {
 		t.Fatalf("recorded request exported %v, want one span named after the route", spans)

@@ -69,7 +69,7 @@ func HTTPServer(next http.Handler) http.Handler {
 
 // ServerSpan starts the server span of r as HTTPServer does, in ctx (r's
 // context or one derived from it), for middleware that keeps an unrecorded
-// request's span context in a context of its own (logging.MiddlewareWithSpan:
+// request's span context in a context of its own (logging.Instrument with StartSpan:
 // with no allocation for it). When the request is recorded, span is its SDK
 // span and ctx holds it; when not (most, with the default sampler), span is
 // nil, ctx is ctx with the caller's traceparent, if any, and unrecorded the
