@@ -35,12 +35,8 @@ type accountCache struct {
 
 	now    func() time.Time // real time: the TTL bounds real staleness
 	origin uint64           // this process's id, to ignore its own notifications
-	// refreshers bounds the background refreshes in flight: with the
-	// database slow or down they would otherwise pile up; a refresh that
-	// finds no room is skipped, and the entry expires as without refresh.
-	refreshers chan struct{}
-	out        chan acctKey  // keys to announce to other processes
-	flood      chan struct{} // set when out overflowed: announce "drop everything"
+	out    chan acctKey     // keys to announce to other processes
+	flood  chan struct{}    // set when out overflowed: announce "drop everything"
 }
 
 const accountShards = 64
@@ -69,10 +65,9 @@ type cachedAccount struct {
 func newAccountCache(ttl time.Duration, maxEntries int) *accountCache {
 	c := &accountCache{
 		ttl: ttl, max: max(maxEntries/accountShards, 1), now: time.Now,
-		origin:     rand.Uint64() | 1,
-		out:        make(chan acctKey, 4096),
-		flood:      make(chan struct{}, 1),
-		refreshers: make(chan struct{}, 4),
+		origin: rand.Uint64() | 1,
+		out:    make(chan acctKey, 4096),
+		flood:  make(chan struct{}, 1),
 	}
 	for i := range c.shards {
 		c.shards[i].m = map[acctKey]*cachedAccount{}
@@ -113,14 +108,25 @@ func (c *accountCache) get(k acctKey, now time.Time) (a Account, gen uint64, ok 
 	return e.a, gen, true, refresh
 }
 
-// put caches a read unless an invalidation of its shard happened since gen.
-func (c *accountCache) put(k acctKey, a Account, fetched time.Time, gen uint64) {
+// generation is k's shard's count of invalidations, to hand to put after
+// reading the database.
+func (c *accountCache) generation(k acctKey) uint64 {
+	sh := c.shard(k)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return sh.gen
+}
+
+// put caches a read unless an invalidation of its shard happened since gen,
+// and reports whether it did.
+func (c *accountCache) put(k acctKey, a Account, fetched time.Time, gen uint64) bool {
 	if c.ttl <= 0 {
-		return
+		return false
 	}
 	sh := c.shard(k)
 	sh.mu.Lock()
-	if sh.gen == gen {
+	ok := sh.gen == gen
+	if ok {
 		if len(sh.m) >= c.max {
 			for old := range sh.m { // full: evict an arbitrary entry
 				delete(sh.m, old)
@@ -130,6 +136,7 @@ func (c *accountCache) put(k acctKey, a Account, fetched time.Time, gen uint64) 
 		sh.m[k] = &cachedAccount{a: a, fetched: fetched}
 	}
 	sh.mu.Unlock()
+	return ok
 }
 
 func (c *accountCache) drop(k acctKey) {

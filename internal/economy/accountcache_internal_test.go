@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
 )
@@ -176,24 +180,107 @@ func TestAccountCacheRefreshesAhead(t *testing.T) {
 	})
 }
 
-// A refresh that cannot start (every slot busy) leaves the entry for a
+// A refresh that cannot be queued (the queue full) leaves the entry for a
 // later read to refresh: otherwise the entry would only expire, and a read
 // would then wait for the database, under exactly the load that filled the
-// slots.
+// queue.
 func TestAccountCacheRetriesASkippedRefresh(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s, advance, read := refreshFixture(t, db, Member{ID: 6, Name: "fay"})
-		for range cap(s.accounts.refreshers) { // every refresh slot busy
-			s.accounts.refreshers <- struct{}{}
-		}
+		q := &s.refreshes
+		q.mu.Lock()
+		q.pending, q.draining = make([]refreshItem, refreshPendingMax), true // full, and "being drained"
+		q.mu.Unlock()
 		advance(6 * time.Second) // past half the TTL: this read's refresh finds no room
 		if b := read(); b != 100 {
 			t.Fatalf("read %d", b)
 		}
-		for range cap(s.accounts.refreshers) {
-			<-s.accounts.refreshers
-		}
+		q.mu.Lock()
+		q.pending, q.draining = nil, false
+		q.mu.Unlock()
 		// Still within the TTL: only a refresh shows the write.
 		waitForRefresh(t, read, "a skipped refresh is never tried again before the entry expires")
+	})
+}
+
+// statements is how many times the named query has run in this process.
+func statements(t *testing.T, name string) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.DBQueryDuration.WithLabelValues(name).(prometheus.Histogram).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// Refreshes ahead of expiry are read in batches: 170 hot balances in two
+// guilds, all due at once, refresh in a statement per guild and 128
+// members, not a read each, and each shows its own write, which this
+// process did not hear about.
+func TestAccountCacheRefreshesInBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		quiet := Options{Logger: slog.New(slog.DiscardHandler), AccountTTL: 10 * time.Second}
+		mb, other := bus.NewMemory(), bus.NewMemory()
+		t.Cleanup(func() { _ = mb.Close(); _ = other.Close() })
+		s := NewService(db, mb, quiet)
+		var mu sync.Mutex
+		now := time.Now()
+		s.accounts.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		writer := NewService(db, other, quiet) // another process, not heard
+		type member struct{ guild, user int64 }
+		delta := func(m member) int64 { return m.guild*1000 + m.user } // each its own, so a mixed-up row shows
+		var all []member
+		for u := int64(1); u <= 150; u++ {
+			all = append(all, member{1, u})
+		}
+		for u := int64(1); u <= 20; u++ {
+			all = append(all, member{2, u})
+		}
+		for _, m := range all {
+			if _, _, err := writer.EnsureAccount(ctx, m.guild, Member{ID: m.user, Name: "m"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		balances := func() (stale int) {
+			for _, m := range all {
+				a, err := s.Balance(ctx, m.guild, m.user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Balance != 100+delta(m) {
+					stale++
+				}
+			}
+			return stale
+		}
+		if stale := balances(); stale != len(all) { // cached at 100
+			t.Fatalf("%d of %d balances not at 100", len(all)-stale, len(all))
+		}
+		for _, m := range all {
+			if _, err := writer.Adjust(ctx, m.guild, Member{ID: m.user, Name: "m"}, 9, delta(m), "bonus"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		batches0, points0 := statements(t, "GetBalances"), statements(t, "GetBalance")
+		mu.Lock()
+		now = now.Add(6 * time.Second) // past half the TTL: every entry due
+		mu.Unlock()
+		if stale := balances(); stale != len(all) {
+			t.Fatalf("%d reads waited for the database", len(all)-stale)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for stale := balances(); stale > 0; stale = balances() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d balances never refreshed", stale)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		batches, points := statements(t, "GetBalances")-batches0, statements(t, "GetBalance")-points0
+		// Two statements for guild 1 (128 + 22), one for guild 2; more only
+		// if the reads straddled a gathering window.
+		if batches < 3 || batches > 6 || points != 0 {
+			t.Fatalf("refreshing %d balances took %d batch reads and %d point reads", len(all), batches, points)
+		}
 	})
 }

@@ -64,13 +64,14 @@ type Options struct {
 
 // Service runs the economy's operations as transactions on the store.
 type Service struct {
-	db       *store.DB
-	bus      bus.Bus
-	now      func() time.Time
-	log      *slog.Logger
-	configs  *configCache
-	batcher  *dailyBatcher // daily claims on PostgreSQL (dailybatch.go)
-	accounts *accountCache
+	db        *store.DB
+	bus       bus.Bus
+	now       func() time.Time
+	log       *slog.Logger
+	configs   *configCache
+	batcher   *dailyBatcher // daily claims on PostgreSQL (dailybatch.go)
+	accounts  *accountCache
+	refreshes refreshQueue // the account cache's refreshes ahead of expiry (refresh.go)
 }
 
 // NewService returns a Service; call Start to receive config invalidations.
@@ -123,7 +124,7 @@ func (s *Service) Balance(ctx context.Context, guild, user int64) (Account, erro
 			return Account{}, err
 		}
 		if refresh != nil {
-			s.refreshAccount(k, gen, refresh)
+			s.refreshAccount(k, refresh)
 		}
 		return cached, nil
 	}
@@ -145,37 +146,7 @@ func (s *Service) readAccount(ctx context.Context, k acctKey) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("read account: %w", err)
 	}
-	return Account{
-		GuildID: k.guild, UserID: k.user, Balance: a.Balance, TotalReceived: a.TotalReceived,
-		TotalSent: a.TotalSent, Streak: int(a.Streak), LastDaily: Day(a.LastDaily.String),
-		LastTransferAt: a.LastTransferAt.Time, CreatedAt: a.CreatedAt,
-	}, nil
-}
-
-// refreshAccount reads k, cached as e, again in the background and caches
-// it unless a write came between (gen). It is skipped when refreshes are
-// already busy, and e is left for a later read to refresh.
-func (s *Service) refreshAccount(k acctKey, gen uint64, e *cachedAccount) {
-	select {
-	case s.accounts.refreshers <- struct{}{}:
-	default:
-		e.refreshing.Store(false)
-		return
-	}
-	go func() {
-		defer func() { <-s.accounts.refreshers }()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		fetched := s.accounts.now()
-		acc, err := s.readAccount(ctx, k)
-		if err != nil {
-			// A later read tries again; once the entry expires, the read
-			// goes to the database and reports.
-			e.refreshing.Store(false)
-			return
-		}
-		s.accounts.put(k, acc, fetched, gen)
-	}()
+	return balanceAccount(k, store.BalanceRow{GetBalanceRow: a}), nil
 }
 
 // EnsureAccount opens the member's account on first appearance (a message or a

@@ -231,13 +231,19 @@ func (db *DB) Q() *sqldb.Queries {
 	if q := db.readQ.Load(); q != nil {
 		return q
 	}
+	q := sqldb.New(db.reader())
+	db.readQ.Store(q)
+	return q
+}
+
+// reader runs reads outside a transaction: the read pool, through its
+// statement cache on SQLite, timed and traced.
+func (db *DB) reader() sqldb.DBTX {
 	var x sqldb.DBTX = db.read
 	if db.readStmts != nil {
 		x = prepared{cache: db.readStmts}
 	}
-	q := sqldb.New(db.instrument(x))
-	db.readQ.Store(q)
-	return q
+	return db.instrument(x)
 }
 
 // SQL exposes the writer pool to tests and tools that need raw SQL.
