@@ -98,6 +98,7 @@ func (r result) cpuRatio(static result) float64 {
 
 type options struct {
 	pgURL          string
+	noSQLite       bool
 	conns, threads int
 	dur            time.Duration
 	accounts       int
@@ -113,6 +114,7 @@ func run() error {
 		return loadgen(os.Args[2:])
 	}
 	pgURL := flag.String("pg", os.Getenv("SMARTERDEV_TEST_DATABASE_URL"), "PostgreSQL URL (empty: SQLite only)")
+	noSQLite := flag.Bool("no-sqlite", false, "with -pg: PostgreSQL only (no SQLite phase before it)")
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
 	duration := flag.Duration("d", 10*time.Second, "length of each wrk run")
@@ -146,7 +148,7 @@ func run() error {
 	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
 	}
-	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
+	o := options{pgURL: *pgURL, noSQLite: *noSQLite && *pgURL != "", conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
@@ -195,7 +197,10 @@ func run() error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
 	}
-	engines := []string{"sqlite"}
+	var engines []string
+	if !o.noSQLite {
+		engines = append(engines, "sqlite")
+	}
 	if o.pgURL != "" {
 		engines = append(engines, "postgres")
 	}
