@@ -42,8 +42,8 @@ type BalanceRow struct {
 	sqldb.GetBalanceRow
 }
 
-// GetBalances reads the accounts of users (at most BalancesBatch, no
-// duplicates needed) in guild in one statement, in no particular order;
+// GetBalances reads the accounts of users (at most BalancesBatch; a
+// repeated id is read once) in guild in one statement, in no particular order;
 // users without an account are absent. It exists for the balance cache's
 // background refreshes: one round trip for a batch of hot balances instead
 // of one each.

@@ -144,11 +144,13 @@ func run() error {
 		return fmt.Errorf("-rounds: want 0 (the default) or more, got %d", *rounds)
 	case *tracesPerSecond < 0:
 		return fmt.Errorf("-traces-per-second: want 0 (no cap) or more, got %d", *tracesPerSecond)
+	case *noSQLite && *pgURL == "":
+		return errors.New("-no-sqlite: needs -pg (or SMARTERDEV_TEST_DATABASE_URL), or nothing would run")
 	}
 	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
 	}
-	o := options{pgURL: *pgURL, noSQLite: *noSQLite && *pgURL != "", conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
+	o := options{pgURL: *pgURL, noSQLite: *noSQLite, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
