@@ -98,7 +98,6 @@ func (r result) cpuRatio(static result) float64 {
 
 type options struct {
 	pgURL          string
-	noSQLite       bool
 	conns, threads int
 	dur            time.Duration
 	accounts       int
@@ -150,7 +149,7 @@ func run() error {
 	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
 	}
-	o := options{pgURL: *pgURL, noSQLite: *noSQLite, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
+	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
@@ -200,7 +199,7 @@ func run() error {
 		return errors.New("wrk is not installed (Debian: apt-get install wrk)")
 	}
 	var engines []string
-	if !o.noSQLite {
+	if !*noSQLite {
 		engines = append(engines, "sqlite")
 	}
 	if o.pgURL != "" {
