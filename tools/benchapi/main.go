@@ -23,6 +23,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -38,6 +39,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,8 +128,12 @@ func run() error {
 	tracing := flag.Bool("tracing", true, "with -instr on or both: trace (false: logs and metrics only, as production without an OTLP endpoint)")
 	tracesPerSecond := flag.Int("traces-per-second", config.DefaultTracesPerSecond, "with tracing: the cap on new traces a second, as SMARTERDEV_TRACES_PER_SECOND (0: none)")
 	serverCPUs := flag.String("server-cpus", "", "run the server (this process) on these CPUs only, as taskset -c takes them (e.g. 1)")
+	flag.IntVar(&serverNice, "server-nice", 0, "run the server at this nice value (-20 to 19; the load generators stay at the caller's), as a unit's Nice= would")
+	flag.IntVar(&serverRT, "server-rt", 0, "run the server under SCHED_FIFO at this priority (1-99; 0: the normal scheduler), as a unit's CPUSchedulingPolicy=fifo would")
 	flag.BoolVar(&unbufferedLogs, "unbuffered-logs", false, "with instrumentation on: a write system call per log line instead of the server's buffered output")
 	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
+	cpuDMALatency := flag.Int("cpu-dma-latency", -1, "hold this CPU wake-up latency limit in µs through /dev/cpu_dma_latency while measuring (0: idle CPUs poll instead of halting, as tuned's latency-performance profile sets; -1: leave the machine's setting; needs root)")
+	flag.StringVar(&tracePrefix, "trace", "", "write the server's runtime trace of each open-loop balance run to PREFIX-ENGINE-ROUND.trace (go tool trace reads it)")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
 	// Nonsense is refused before anything runs (wrk's own complaint, or a
@@ -143,11 +149,26 @@ func run() error {
 		return fmt.Errorf("-rounds: want 0 (the default) or more, got %d", *rounds)
 	case *tracesPerSecond < 0:
 		return fmt.Errorf("-traces-per-second: want 0 (no cap) or more, got %d", *tracesPerSecond)
+	case serverNice < -20 || serverNice > 19:
+		return fmt.Errorf("-server-nice: want -20 to 19, got %d", serverNice)
+	case serverRT < 0 || serverRT > 99:
+		return fmt.Errorf("-server-rt: want 0 (off) or 1-99, got %d", serverRT)
+	case *cpuDMALatency < -1:
+		return fmt.Errorf("-cpu-dma-latency: want -1 (off) or a limit in µs from 0, got %d", *cpuDMALatency)
+	case serverNice != 0 && serverRT != 0:
+		return errors.New("-server-nice and -server-rt: choose one (nice does not apply under SCHED_FIFO)")
 	case *noSQLite && *pgURL == "":
 		return errors.New("-no-sqlite: needs -pg (or SMARTERDEV_TEST_DATABASE_URL), or nothing would run")
 	}
-	if *serverCPUs != "" && os.Getenv(pinnedEnv) == "" {
+	if (*serverCPUs != "" || serverNice != 0 || serverRT != 0) && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
+	}
+	if *cpuDMALatency >= 0 {
+		release, err := holdCPULatency(*cpuDMALatency)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	o := options{pgURL: *pgURL, conns: *conns, threads: *threads, dur: *duration, accounts: *accounts,
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
@@ -252,7 +273,8 @@ func report(all []result, o options) {
 	fmt.Printf("\n(wrk -t%d -c%d -d%s; ratio = rate / the static handler's rate on the same server in the same round;\n"+
 		" srv and wrk µs/r: CPU time per request of the server process and of wrk (rusage); cpu ratio = static's\n"+
 		" (srv + wrk) per request / the target's: the rate ratio on cores nothing else uses;\n"+
-		" \"balance @ N/s\" is an open-loop run at half the balance rate, latency measured from the scheduled send time)\n",
+		" \"balance @ N/s\" is an open-loop run at half the balance rate, latency measured from the scheduled send time;\n"+
+		" its srv µs/r is per request offered, the warm-up second included)\n",
 		o.threads, o.conns, o.dur)
 	if o.rounds > 1 {
 		fmt.Printf("\nratio to static, per round, and median:\n")
@@ -538,26 +560,43 @@ end
 	}
 	// Every setting is offered the same rate: half the first setting's.
 	half := mean(balanceRates[stacks[0].instr]) / 2
+	// The server's CPU per request offered (the warm-up second included) shows
+	// what open-loop traffic, arriving request by request, costs against
+	// wrk's closed loop, from whose rate half is taken.
+	openLoopRun := func(base, target string) (result, error) {
+		cpu0 := selfCPU()
+		p50, p99, got, err := fixedRateProcess(base, target, token, o.accounts, half, o.dur)
+		if err != nil {
+			return result{}, err
+		}
+		sent := half * (o.dur.Seconds() + 1)
+		return result{engine: engine, rps: got, p50: p50, p99: p99, openLoop: true,
+			srvCPU: time.Duration(float64(selfCPU()-cpu0) / sent)}, nil
+	}
 	// Rounds alternate the static reference and the API at the same rate,
 	// so that a noisy moment of the machine shows in both.
 	for round := range o.rounds {
 		if o.targets["static"] {
 			fmt.Printf("%s: static at %.0f/s (open loop)\n", engine, half)
-			p50, p99, got, err := fixedRateProcess(stacks[0].base, "static", token, o.accounts, half, o.dur)
+			r, err := openLoopRun(stacks[0].base, "static")
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, result{engine: engine, instr: "-", target: fmt.Sprintf("static @ %.0f/s", half),
-				round: round, rps: got, p50: p50, p99: p99, openLoop: true})
+			r.instr, r.target, r.round = "-", fmt.Sprintf("static @ %.0f/s", half), round
+			out = append(out, r)
 		}
 		for _, st := range stacks {
 			fmt.Printf("%s: balance reads at %.0f/s (open loop, instrumentation %s)\n", engine, half, st.instr)
-			p50, p99, got, err := fixedRateProcess(st.base, "balance", token, o.accounts, half, o.dur)
+			stopTrace, err := startTrace(fmt.Sprintf("%s-%s-%d", engine, st.instr, round+1))
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, result{engine: engine, instr: st.instr, target: fmt.Sprintf("balance @ %.0f/s", half),
-				round: round, rps: got, p50: p50, p99: p99, openLoop: true})
+			r, err := openLoopRun(st.base, "balance")
+			if err := errors.Join(err, stopTrace()); err != nil {
+				return nil, err
+			}
+			r.instr, r.target, r.round = st.instr, fmt.Sprintf("balance @ %.0f/s", half), round
+			out = append(out, r)
 		}
 	}
 	return out, nil
@@ -736,6 +775,48 @@ func wrk(args []string) (result, error) {
 // loadCPUs are the CPUs of the load generators (-load-cpus); empty: any.
 var loadCPUs string
 
+// holdCPULatency asks the kernel's PM QoS for CPU wake-ups within us
+// microseconds until release: with 0 an idle CPU polls rather than halts,
+// so that a request arriving at an idle core does not first wait for the
+// hypervisor to run the halted vCPU again. The request lasts while the file
+// stays open, so a crashed run leaves nothing behind.
+func holdCPULatency(us int) (release func(), err error) {
+	f, err := os.OpenFile("/dev/cpu_dma_latency", os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("-cpu-dma-latency: %w", err)
+	}
+	if _, err := f.Write(binary.NativeEndian.AppendUint32(nil, uint32(us))); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpu-dma-latency: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// tracePrefix names the runtime traces of the open-loop balance runs (-trace).
+var tracePrefix string
+
+// startTrace records the server's runtime trace into tracePrefix-name.trace
+// until the returned function is called; without -trace it does nothing.
+// The tail's causes (a collection, a goroutine waiting for the one P, the
+// thread itself descheduled) are told apart there and nowhere else.
+func startTrace(name string) (stop func() error, err error) {
+	if tracePrefix == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(tracePrefix + "-" + name + ".trace")
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		trace.Stop()
+		return f.Close()
+	}, nil
+}
+
 // accountTTL is the balance cache's TTL (-account-ttl; 0: the product's).
 var accountTTL time.Duration
 
@@ -746,30 +827,54 @@ var unbufferedLogs bool
 // pinnedEnv marks the process pinSelf started, so that it does not pin again.
 const pinnedEnv = "BENCHAPI_PINNED"
 
-// pinSelf runs this command again under taskset on cpus and returns its
-// outcome: with -load-cpus on other CPUs, the server and the generators no
-// longer take each other's cores, as on separate machines.
+// serverNice and serverRT set the server's scheduling (-server-nice,
+// -server-rt): whether a shared core's other tenants (brokers, kernel
+// threads) stop delaying the server once it outranks them.
+var serverNice, serverRT int
+
+// pinSelf runs this command again under taskset on cpus (when set) and under
+// nice or chrt (when -server-nice or -server-rt), and returns its outcome:
+// with -load-cpus on other CPUs, the server and the generators no longer take
+// each other's cores, as on separate machines.
 func pinSelf(cpus string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("taskset", append([]string{"-c", cpus, self}, os.Args[1:]...)...)
+	argv := append([]string{self}, os.Args[1:]...)
+	if cpus != "" {
+		argv = append([]string{"taskset", "-c", cpus}, argv...)
+	}
+	switch {
+	case serverNice != 0:
+		argv = append([]string{"nice", "-n", strconv.Itoa(serverNice)}, argv...)
+	case serverRT != 0:
+		argv = append([]string{"chrt", "-f", strconv.Itoa(serverRT)}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("taskset -c %s: %w", cpus, err)
+		return fmt.Errorf("%s: %w", strings.Join(argv[:len(argv)-len(os.Args)], " "), err)
 	}
 	return nil
 }
 
-// loadCommand is the command of a load generator, under taskset when
-// -load-cpus is set.
+// loadCommand is the command of a load generator: under taskset when
+// -load-cpus is set, and back at the caller's scheduling when the server's
+// was raised, so that only the server outranks the machine's other tenants.
 func loadCommand(name string, args ...string) *exec.Cmd {
-	if loadCPUs == "" {
-		return exec.Command(name, args...)
+	argv := append([]string{name}, args...)
+	if loadCPUs != "" {
+		argv = append([]string{"taskset", "-c", loadCPUs}, argv...)
 	}
-	return exec.Command("taskset", append([]string{"-c", loadCPUs, name}, args...)...)
+	switch {
+	case serverNice != 0:
+		argv = append([]string{"nice", "-n", strconv.Itoa(-serverNice)}, argv...)
+	case serverRT != 0:
+		argv = append([]string{"chrt", "-o", "0"}, argv...)
+	}
+	return exec.Command(argv[0], argv[1:]...)
 }
 
 // loadgenArg runs this binary as the open-loop load generator: in a process
