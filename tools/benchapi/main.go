@@ -798,7 +798,7 @@ var tracePrefix string
 // startTrace records the server's runtime trace into tracePrefix-name.trace
 // until the returned function is called; without -trace it does nothing.
 // The tail's causes (a collection, a goroutine waiting for the one P, the
-// thread itself descheduled) are told apart there and nowhere else.
+// thread itself descheduled) can be told apart there.
 func startTrace(name string) (stop func() error, err error) {
 	if tracePrefix == "" {
 		return func() error { return nil }, nil
