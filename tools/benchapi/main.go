@@ -156,6 +156,10 @@ func run() error {
 		return fmt.Errorf("-server-rt: want 0 (off) or 1-99, got %d", serverRT)
 	case *cpuDMALatency < -1:
 		return fmt.Errorf("-cpu-dma-latency: want -1 (off) or a limit in µs from 0, got %d", *cpuDMALatency)
+	case (serverNice < 0 || serverRT > 0) && os.Geteuid() != 0:
+		return errors.New("-server-nice below 0 and -server-rt need root (nice would go on at the same priority with a warning)")
+	case tracePrefix != "" && !isDir(filepath.Dir(tracePrefix)):
+		return fmt.Errorf("-trace: %s is not a directory to write the traces in", filepath.Dir(tracePrefix))
 	case serverNice != 0 && serverRT != 0:
 		return errors.New("-server-nice and -server-rt: choose one (nice does not apply under SCHED_FIFO)")
 	case *noSQLite && *pgURL == "":
@@ -275,7 +279,7 @@ func report(all []result, o options) {
 		" srv and wrk µs/r: CPU time per request of the server process and of wrk (rusage); cpu ratio = static's\n"+
 		" (srv + wrk) per request / the target's: the rate ratio on cores nothing else uses;\n"+
 		" \"balance @ N/s\" is an open-loop run at half the balance rate, latency measured from the scheduled send time;\n"+
-		" its srv µs/r is per request offered, the warm-up second included)\n",
+		" its srv µs/r is per request sent, the warm-up second's included)\n",
 		o.threads, o.conns, o.dur)
 	if o.rounds > 1 {
 		fmt.Printf("\nratio to static, per round, and median:\n")
@@ -565,7 +569,7 @@ end
 	}
 	// Every setting is offered the same rate: half the first setting's.
 	half := mean(balanceRates[stacks[0].instr]) / 2
-	// The server's CPU per request offered (the warm-up second included) shows
+	// The server's CPU per request sent (the warm-up second's included) shows
 	// what open-loop traffic, arriving request by request, costs against
 	// wrk's closed loop, from whose rate half is taken.
 	openLoopRun := func(base, target string) (result, error) {
@@ -574,9 +578,8 @@ end
 		if err != nil {
 			return result{}, err
 		}
-		sent := half * (o.dur.Seconds() + 1)
 		return result{engine: engine, rps: st.Achieved, p50: st.P50, p99: st.P99, p99Released: st.P99Released, openLoop: true,
-			srvCPU: time.Duration(float64(selfCPU()-cpu0) / sent)}, nil
+			srvCPU: (selfCPU() - cpu0) / time.Duration(max(1, st.Sent))}, nil
 	}
 	// Rounds alternate the static reference and the API at the same rate,
 	// so that a noisy moment of the machine shows in both.
@@ -797,6 +800,12 @@ func holdCPULatency(us int) (release func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// isDir tells whether path names a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
 // tracePrefix names the runtime traces of the open-loop balance runs (-trace).
 var tracePrefix string
 
@@ -850,12 +859,7 @@ func pinSelf(cpus string) error {
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
-	switch {
-	case serverNice != 0:
-		argv = append([]string{"nice", "-n", strconv.Itoa(serverNice)}, argv...)
-	case serverRT != 0:
-		argv = append([]string{"chrt", "-f", strconv.Itoa(serverRT)}, argv...)
-	}
+	argv = append(schedulingPrefix(true), argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -873,13 +877,25 @@ func loadCommand(name string, args ...string) *exec.Cmd {
 	if loadCPUs != "" {
 		argv = append([]string{"taskset", "-c", loadCPUs}, argv...)
 	}
-	switch {
-	case serverNice != 0:
-		argv = append([]string{"nice", "-n", strconv.Itoa(-serverNice)}, argv...)
-	case serverRT != 0:
-		argv = append([]string{"chrt", "-o", "0"}, argv...)
-	}
+	argv = append(schedulingPrefix(false), argv...)
 	return exec.Command(argv[0], argv[1:]...)
+}
+
+// schedulingPrefix is the command that runs the server at -server-nice or
+// -server-rt (server) or brings a generator, its child, back to the
+// caller's scheduling; nil when neither flag is set.
+func schedulingPrefix(server bool) []string {
+	switch {
+	case serverNice != 0 && server:
+		return []string{"nice", "-n", strconv.Itoa(serverNice)}
+	case serverNice != 0:
+		return []string{"nice", "-n", strconv.Itoa(-serverNice)}
+	case serverRT != 0 && server:
+		return []string{"chrt", "-f", strconv.Itoa(serverRT)}
+	case serverRT != 0:
+		return []string{"chrt", "-o", "0"}
+	}
+	return nil
 }
 
 // loadgenArg runs this binary as the open-loop load generator: in a process
@@ -916,6 +932,7 @@ func fixedRateProcess(base, target, token string, accounts int, rate float64, du
 type openLoopStats struct {
 	P50, P99, P99Released time.Duration
 	Achieved              float64
+	Sent                  int // every request, the warm-up's included
 }
 
 // loadgen is the child's side: base target token accounts rate duration.
@@ -1047,7 +1064,7 @@ func fixedRate(base, target, token string, accounts int, rate float64, dur time.
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
 	return openLoopStats{P50: pct(lat, 0.50), P99: pct(lat, 0.99), P99Released: pct(latReleased, 0.99),
-		Achieved: float64(len(lat)) / elapsed.Seconds()}, nil
+		Achieved: float64(len(lat)) / elapsed.Seconds(), Sent: n + warm}, nil
 }
 
 // readResponse reads one HTTP/1.1 response with a Content-Length body and
