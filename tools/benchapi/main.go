@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -122,7 +123,7 @@ func run() error {
 	duration := flag.Duration("d", 10*time.Second, "length of each wrk run")
 	accounts := flag.Int("accounts", 1000, "accounts to read")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	targets := flag.String("targets", "static,balance,leaderboard", "wrk targets, comma-separated: static, balance, leaderboard")
+	targets := flag.String("targets", "static,balance,leaderboard", "wrk targets, comma-separated: static, balance, leaderboard, raw (the static body from a minimal HTTP/1.1 responder instead of net/http: the floor of the machine)")
 	instr := flag.String("instr", "off", "instrumentation of the API: off, on (as in production, spans counted in memory), logs (on without tracing: logs and metrics), both (off and on in alternating order) or all (off, logs, on)")
 	rounds := flag.Int("rounds", 0, "wrk runs per target and instrumentation setting (default 1; 3 with -instr both)")
 	openLoop := flag.Bool("openloop", true, "after wrk, offer balance reads at half the measured rate and report p50/p99")
@@ -135,6 +136,7 @@ func run() error {
 	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
 	cpuDMALatency := flag.Int("cpu-dma-latency", -1, "hold this CPU wake-up latency limit in µs through /dev/cpu_dma_latency while measuring (0: idle CPUs poll instead of halting, as tuned's latency-performance profile sets; -1: leave the machine's setting; needs root)")
 	flag.StringVar(&tracePrefix, "trace", "", "write the server's runtime trace of each open-loop balance run to PREFIX-ENGINE-ROUND.trace (go tool trace reads it)")
+	serverProcs := flag.Int("server-procs", 0, "the server's GOMAXPROCS (0: Go's default, the CPUs it may run on); the load generators keep theirs")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
 	// Nonsense is refused before anything runs (wrk's own complaint, or a
@@ -162,11 +164,16 @@ func run() error {
 		return fmt.Errorf("-trace: %s is not a directory to write the traces in", filepath.Dir(tracePrefix))
 	case serverNice != 0 && serverRT != 0:
 		return errors.New("-server-nice and -server-rt: choose one (nice does not apply under SCHED_FIFO)")
+	case *serverProcs < 0:
+		return fmt.Errorf("-server-procs: want 0 (Go's default) or more, got %d", *serverProcs)
 	case *noSQLite && *pgURL == "":
 		return errors.New("-no-sqlite: needs -pg (or SMARTERDEV_TEST_DATABASE_URL), or nothing would run")
 	}
 	if (*serverCPUs != "" || serverNice != 0 || serverRT != 0) && os.Getenv(pinnedEnv) == "" {
 		return pinSelf(*serverCPUs)
+	}
+	if *serverProcs > 0 {
+		runtime.GOMAXPROCS(*serverProcs)
 	}
 	if *cpuDMALatency >= 0 {
 		release, err := holdCPULatency(*cpuDMALatency)
@@ -179,10 +186,10 @@ func run() error {
 		targets: map[string]bool{}, rounds: *rounds, openLoop: *openLoop}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
-		case "static", "balance", "leaderboard":
+		case "static", "balance", "leaderboard", "raw":
 			o.targets[t] = true
 		default:
-			return fmt.Errorf("unknown target %q (static, balance, leaderboard)", t)
+			return fmt.Errorf("unknown target %q (static, balance, leaderboard, raw)", t)
 		}
 	}
 	switch *instr {
@@ -414,10 +421,11 @@ func (e *countingExporter) Shutdown(context.Context) error { return nil }
 // stack is the API served one way (instrumentation off or on) on its own
 // server, beside a bare static handler.
 type stack struct {
-	instr string
-	base  string
-	econ  *economy.Service
-	keys  *apikeys.Service
+	instr   string
+	base    string
+	rawBase string // serveRaw's, on the first stack only
+	econ    *economy.Service
+	keys    *apikeys.Service
 }
 
 func benchEngine(engine string, o options) ([]result, error) {
@@ -536,6 +544,14 @@ end
 			r.instr, r.round = "-", round
 			out = append(out, r)
 		}
+		if o.targets["raw"] {
+			r, err := runWrk(stacks[0], "raw", []string{stacks[0].rawBase + "/static"})
+			if err != nil {
+				return nil, err
+			}
+			r.instr, r.round = "-", round
+			out = append(out, r)
+		}
 		// Alternate which setting runs first (and, with three, rotate them).
 		order := slices.Clone(stacks)
 		if len(order) == 2 && round%2 == 1 {
@@ -593,6 +609,15 @@ end
 			r.instr, r.target, r.round = "-", fmt.Sprintf("static @ %.0f/s", half), round
 			out = append(out, r)
 		}
+		if o.targets["raw"] {
+			fmt.Printf("%s: raw at %.0f/s (open loop)\n", engine, half)
+			r, err := openLoopRun(stacks[0].rawBase, "static")
+			if err != nil {
+				return nil, err
+			}
+			r.instr, r.target, r.round = "-", fmt.Sprintf("raw @ %.0f/s", half), round
+			out = append(out, r)
+		}
 		for _, st := range stacks {
 			fmt.Printf("%s: balance reads at %.0f/s (open loop, instrumentation %s)\n", engine, half, st.instr)
 			stopTrace, err := startTrace(fmt.Sprintf("%s-%s-%d", engine, st.instr, round+1))
@@ -624,7 +649,53 @@ func serve(ctx context.Context, dbURL, instr string) (*stack, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	st.base = "http://" + ln.Addr().String()
-	return st, func() { _ = srv.Close(); closeStack() }, nil
+	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = srv.Close()
+		closeStack()
+		return nil, nil, err
+	}
+	go serveRaw(rawLn)
+	st.rawBase = "http://" + rawLn.Addr().String()
+	return st, func() { _ = srv.Close(); _ = rawLn.Close(); closeStack() }, nil
+}
+
+// staticBody is what GET /static answers, the size of a balance.
+const staticBody = `{"guild_id":"1","user_id":"1000000","balance":100,"total_received":0,"total_sent":0,"streak":0}` + "\n"
+
+// serveRaw answers every request on ln with staticBody, as a minimal
+// HTTP/1.1 server would: a goroutine per connection reading headers up to
+// the blank line and writing a response built once. It does none of
+// net/http's per-request work (a background read to notice a closed
+// connection, header maps, a Date header), so the gap between it and the
+// static handler at the same open-loop rate is what net/http costs the
+// tail, and its own p99 is the floor of the machine and the generator.
+func serveRaw(ln net.Listener) {
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(staticBody)) + "\r\n\r\n" + staticBody)
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer conn.Close()
+			br := bufio.NewReaderSize(conn, 4<<10)
+			for {
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if len(line) <= 2 {
+						break
+					}
+				}
+				if _, err := conn.Write(resp); err != nil {
+					return
+				}
+			}
+		}()
+	}
 }
 
 // newStack opens the database and the services for one instrumentation
@@ -699,7 +770,7 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 	mux.Handle("/api/", h)
 	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"guild_id":"1","user_id":"1000000","balance":100,"total_received":0,"total_sent":0,"streak":0}` + "\n"))
+		_, _ = w.Write([]byte(staticBody))
 	})
 	return &stack{instr: instr, econ: econ, keys: keys}, mux, closeAll, nil
 }
