@@ -421,11 +421,10 @@ func (e *countingExporter) Shutdown(context.Context) error { return nil }
 // stack is the API served one way (instrumentation off or on) on its own
 // server, beside a bare static handler.
 type stack struct {
-	instr   string
-	base    string
-	rawBase string // serveRaw's, on the first stack only
-	econ    *economy.Service
-	keys    *apikeys.Service
+	instr string
+	base  string
+	econ  *economy.Service
+	keys  *apikeys.Service
 }
 
 func benchEngine(engine string, o options) ([]result, error) {
@@ -524,6 +523,23 @@ end
 		}
 	}
 
+	// The references every round measures first, outside any
+	// instrumentation: the static handler on the API's server, and with
+	// -targets raw the same body from a minimal responder (the floor).
+	refs := []struct{ name, base string }{}
+	if o.targets["static"] {
+		refs = append(refs, struct{ name, base string }{"static", stacks[0].base})
+	}
+	if o.targets["raw"] {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		go serveRaw(ln)
+		refs = append(refs, struct{ name, base string }{"raw", "http://" + ln.Addr().String()})
+	}
+
 	var out []result
 	runWrk := func(st *stack, name string, args []string) (result, error) {
 		args = append([]string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.conns), "-d", o.dur.String(), "--latency"}, args...)
@@ -534,18 +550,8 @@ end
 	}
 	balanceRates := map[string][]float64{}
 	for round := range o.rounds {
-		if o.targets["static"] {
-			// The bare static handler, outside any instrumentation: the
-			// reference, measured again in every round.
-			r, err := runWrk(stacks[0], "static", []string{stacks[0].base + "/static"})
-			if err != nil {
-				return nil, err
-			}
-			r.instr, r.round = "-", round
-			out = append(out, r)
-		}
-		if o.targets["raw"] {
-			r, err := runWrk(stacks[0], "raw", []string{stacks[0].rawBase + "/static"})
+		for _, ref := range refs {
+			r, err := runWrk(stacks[0], ref.name, []string{ref.base + "/static"})
 			if err != nil {
 				return nil, err
 			}
@@ -600,22 +606,13 @@ end
 	// Rounds alternate the static reference and the API at the same rate,
 	// so that a noisy moment of the machine shows in both.
 	for round := range o.rounds {
-		if o.targets["static"] {
-			fmt.Printf("%s: static at %.0f/s (open loop)\n", engine, half)
-			r, err := openLoopRun(stacks[0].base, "static")
+		for _, ref := range refs {
+			fmt.Printf("%s: %s at %.0f/s (open loop)\n", engine, ref.name, half)
+			r, err := openLoopRun(ref.base, "static")
 			if err != nil {
 				return nil, err
 			}
-			r.instr, r.target, r.round = "-", fmt.Sprintf("static @ %.0f/s", half), round
-			out = append(out, r)
-		}
-		if o.targets["raw"] {
-			fmt.Printf("%s: raw at %.0f/s (open loop)\n", engine, half)
-			r, err := openLoopRun(stacks[0].rawBase, "static")
-			if err != nil {
-				return nil, err
-			}
-			r.instr, r.target, r.round = "-", fmt.Sprintf("raw @ %.0f/s", half), round
+			r.instr, r.target, r.round = "-", fmt.Sprintf("%s @ %.0f/s", ref.name, half), round
 			out = append(out, r)
 		}
 		for _, st := range stacks {
@@ -649,15 +646,7 @@ func serve(ctx context.Context, dbURL, instr string) (*stack, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	st.base = "http://" + ln.Addr().String()
-	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = srv.Close()
-		closeStack()
-		return nil, nil, err
-	}
-	go serveRaw(rawLn)
-	st.rawBase = "http://" + rawLn.Addr().String()
-	return st, func() { _ = srv.Close(); _ = rawLn.Close(); closeStack() }, nil
+	return st, func() { _ = srv.Close(); closeStack() }, nil
 }
 
 // staticBody is what GET /static answers, the size of a balance.
