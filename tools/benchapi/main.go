@@ -548,6 +548,18 @@ end
 		r.engine, r.instr, r.target = engine, st.instr, name
 		return r, err
 	}
+	// One unmeasured second of wrk on every API target first: a fresh stack
+	// opens its database connections and fills its account cache under the
+	// first load, which otherwise lands in round 1's tail alone (PostgreSQL
+	// balance p99 0.4-0.7 s in round 1, 7-14 ms after, 2026-11-23).
+	for _, st := range stacks {
+		warm := [][]string{{"-s", script.Name(), st.base + "/"}, {"-H", "Authorization: Bearer " + token, st.base + leaderboard}}
+		for _, args := range warm {
+			if _, err := wrk(append([]string{"-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(o.conns), "-d", "1s"}, args...)); err != nil {
+				return nil, fmt.Errorf("warm-up (instrumentation %s): %w", st.instr, err)
+			}
+		}
+	}
 	balanceRates := map[string][]float64{}
 	for round := range o.rounds {
 		for _, ref := range refs {
