@@ -80,30 +80,46 @@ func DefaultConfig() Config {
 // Validate reports the first invalid field with what a good value looks like.
 // It also sorts the tiers and role rewards into their canonical order.
 func (c *Config) Validate() error {
-	if err := inRange("starting_balance", c.StartingBalance, 0, MaxAmount); err != nil {
-		return err
+	if errs := c.check(false); len(errs) > 0 {
+		return errs[0]
 	}
-	if err := inRange("daily_amount", c.DailyAmount, 0, 1_000_000_000); err != nil {
-		return err
+	c.normalize()
+	return nil
+}
+
+// Problems reports every invalid field at once, in form order, for a form
+// that should say all that is wrong in one answer. It changes nothing.
+func (c Config) Problems() []error {
+	return c.check(true)
+}
+
+// check returns the invalid fields, only the first unless all.
+func (c Config) check(all bool) []error {
+	var errs []error
+	bad := func(err error) bool {
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return err != nil && !all
 	}
-	if err := inRange("max_transfer", c.MaxTransfer, 1, MaxAmount); err != nil {
-		return err
-	}
-	if err := inRange("transfer_cooldown_hours", int64(c.TransferCooldownHours), 0, MaxCooldownHours); err != nil {
-		return err
-	}
-	if err := inRange("squad_min_balance", c.SquadMinBalance, 0, MaxAmount); err != nil {
-		return err
+	if bad(inRange("starting_balance", c.StartingBalance, 0, MaxAmount)) ||
+		bad(inRange("daily_amount", c.DailyAmount, 0, 1_000_000_000)) ||
+		bad(inRange("max_transfer", c.MaxTransfer, 1, MaxAmount)) ||
+		bad(inRange("transfer_cooldown_hours", int64(c.TransferCooldownHours), 0, MaxCooldownHours)) ||
+		bad(inRange("squad_min_balance", c.SquadMinBalance, 0, MaxAmount)) {
+		return errs
 	}
 	switch c.DailyFeedback {
-	case "":
-		c.DailyFeedback = FeedbackReaction
-	case FeedbackReaction, FeedbackReply, FeedbackNone:
+	case "", FeedbackReaction, FeedbackReply, FeedbackNone:
 	default:
-		return apperr.InvalidField("daily_feedback", "must be %q, %q or %q, got %q", FeedbackReaction, FeedbackReply, FeedbackNone, c.DailyFeedback)
+		if bad(apperr.InvalidField("daily_feedback", "must be %q, %q or %q, got %q", FeedbackReaction, FeedbackReply, FeedbackNone, c.DailyFeedback)) {
+			return errs
+		}
 	}
 	if len(c.StreakTiers) > MaxTiers {
-		return apperr.InvalidField("streak_tiers", "at most %d tiers, got %d", MaxTiers, len(c.StreakTiers))
+		if bad(apperr.InvalidField("streak_tiers", "at most %d tiers, got %d", MaxTiers, len(c.StreakTiers))) {
+			return errs
+		}
 	}
 	// Fields are checked in the order the admin sent them, so an index in an
 	// error points at the row they typed; sorting comes after.
@@ -111,38 +127,62 @@ func (c *Config) Validate() error {
 	for i, t := range c.StreakTiers {
 		f := fmt.Sprintf("streak_tiers[%d]", i)
 		if t.Days < 1 || t.Days > MaxTierDays {
-			return apperr.InvalidField(f+".days", "must be between 1 and %d, got %d", MaxTierDays, t.Days)
+			if bad(apperr.InvalidField(f+".days", "must be between 1 and %d, got %d", MaxTierDays, t.Days)) {
+				return errs
+			}
+		} else if j, dup := firstAt[t.Days]; dup {
+			if bad(apperr.InvalidField(f+".days", "tier %d already starts at %d days; each tier needs its own length", j, t.Days)) {
+				return errs
+			}
+		} else {
+			firstAt[t.Days] = i
 		}
-		if j, dup := firstAt[t.Days]; dup {
-			return apperr.InvalidField(f+".days", "tier %d already starts at %d days; each tier needs its own length", j, t.Days)
-		}
-		firstAt[t.Days] = i
 		if t.Multiplier < 1 || t.Multiplier > MaxMultiplier {
-			return apperr.InvalidField(f+".multiplier", "must be between 1 and %d, got %d", MaxMultiplier, t.Multiplier)
+			if bad(apperr.InvalidField(f+".multiplier", "must be between 1 and %d, got %d", MaxMultiplier, t.Multiplier)) {
+				return errs
+			}
 		}
-		c.StreakTiers[i].Name = strings.TrimSpace(t.Name)
-		if n := utf8.RuneCountInString(c.StreakTiers[i].Name); n > 32 {
-			return apperr.InvalidField(f+".name", "at most 32 characters, got %d", n)
+		if n := utf8.RuneCountInString(strings.TrimSpace(t.Name)); n > 32 {
+			if bad(apperr.InvalidField(f+".name", "at most 32 characters, got %d", n)) {
+				return errs
+			}
 		}
 	}
-	sort.SliceStable(c.StreakTiers, func(i, j int) bool { return c.StreakTiers[i].Days < c.StreakTiers[j].Days })
 	if len(c.RoleRewards) > MaxRoleRewards {
-		return apperr.InvalidField("role_rewards", "at most %d role rewards, got %d", MaxRoleRewards, len(c.RoleRewards))
+		if bad(apperr.InvalidField("role_rewards", "at most %d role rewards, got %d", MaxRoleRewards, len(c.RoleRewards))) {
+			return errs
+		}
 	}
 	seen := map[int64]bool{}
 	for i, r := range c.RoleRewards {
 		f := fmt.Sprintf("role_rewards[%d]", i)
 		if r.RoleID <= 0 {
-			return apperr.InvalidField(f+".role_id", "must be a Discord role id (a positive snowflake)")
-		}
-		if seen[r.RoleID] {
-			return apperr.InvalidField(f+".role_id", "role %d appears twice; a role can have one threshold", r.RoleID)
+			if bad(apperr.InvalidField(f+".role_id", "must be a Discord role id (a positive snowflake)")) {
+				return errs
+			}
+		} else if seen[r.RoleID] {
+			if bad(apperr.InvalidField(f+".role_id", "role %d appears twice; a role can have one threshold", r.RoleID)) {
+				return errs
+			}
 		}
 		seen[r.RoleID] = true
-		if err := inRange(f+".threshold", r.Threshold, 1, MaxAmount); err != nil {
-			return err
+		if bad(inRange(f+".threshold", r.Threshold, 1, MaxAmount)) {
+			return errs
 		}
 	}
+	return errs
+}
+
+// normalize puts a valid config into its canonical form: the default
+// feedback, trimmed tier names, tiers and rewards sorted, no nil slices.
+func (c *Config) normalize() {
+	if c.DailyFeedback == "" {
+		c.DailyFeedback = FeedbackReaction
+	}
+	for i := range c.StreakTiers {
+		c.StreakTiers[i].Name = strings.TrimSpace(c.StreakTiers[i].Name)
+	}
+	sort.SliceStable(c.StreakTiers, func(i, j int) bool { return c.StreakTiers[i].Days < c.StreakTiers[j].Days })
 	sort.SliceStable(c.RoleRewards, func(i, j int) bool {
 		if c.RoleRewards[i].Threshold != c.RoleRewards[j].Threshold {
 			return c.RoleRewards[i].Threshold < c.RoleRewards[j].Threshold
@@ -155,7 +195,6 @@ func (c *Config) Validate() error {
 	if c.RoleRewards == nil {
 		c.RoleRewards = []RoleReward{}
 	}
-	return nil
 }
 
 func inRange(field string, v, lo, hi int64) error {

@@ -2,6 +2,7 @@ package economy_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -536,5 +537,37 @@ func TestHumanDuration(t *testing.T) {
 		if got := economy.HumanDuration(d); got != want {
 			t.Errorf("HumanDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestProblemsNamesEveryInvalidFieldAndChangesNothing(t *testing.T) {
+	c := economy.DefaultConfig()
+	c.StartingBalance, c.MaxTransfer, c.DailyFeedback = -1, 0, "shout"
+	c.StreakTiers = []economy.StreakTier{{Days: 8, Multiplier: 2, Name: " A "}, {Days: 8, Multiplier: 0}, {Days: 0, Multiplier: 3}}
+	c.RoleRewards = []economy.RoleReward{{RoleID: 5, Threshold: 10}, {RoleID: 5, Threshold: 0}}
+	var fields []string
+	for _, err := range c.Problems() {
+		var ae *apperr.Error
+		if !errors.As(err, &ae) {
+			t.Fatalf("%v is not an apperr", err)
+		}
+		fields = append(fields, ae.Field)
+	}
+	want := []string{"starting_balance", "max_transfer", "daily_feedback", "streak_tiers[1].days", "streak_tiers[1].multiplier",
+		"streak_tiers[2].days", "role_rewards[1].role_id", "role_rewards[1].threshold"}
+	if !slices.Equal(fields, want) {
+		t.Errorf("Problems fields = %v, want %v", fields, want)
+	}
+	// Validate still stops at the first, and a refused config is left as sent.
+	err := c.Validate()
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Field != "starting_balance" {
+		t.Errorf("Validate = %v, want the starting_balance error", err)
+	}
+	if c.StreakTiers[0].Name != " A " || c.DailyFeedback != "shout" {
+		t.Errorf("a refused config was normalized: %+v", c)
+	}
+	if errs := economy.DefaultConfig().Problems(); len(errs) != 0 {
+		t.Errorf("DefaultConfig().Problems() = %v", errs)
 	}
 }

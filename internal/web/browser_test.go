@@ -169,6 +169,33 @@ func TestBrowser(t *testing.T) {
 		shot(t, bctx, "audit")
 	})
 
+	// htmx 2 drops a 4xx response unless told to swap it: the 422 with the
+	// messages next to the fields must reach the page, with what was typed.
+	t.Run("sees what is wrong next to the field when a value is refused", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		run(t, 20*time.Second,
+			chromedp.Navigate(base+"/guilds/"+guild+"/config"),
+			chromedp.WaitVisible(chromedp.CSS("#daily_amount")),
+			chromedp.Clear(chromedp.CSS("#daily_amount")),
+			chromedp.SendKeys(chromedp.CSS("#daily_amount"), "-7"),
+			chromedp.Clear(chromedp.CSS("#max_transfer")),
+			chromedp.SendKeys(chromedp.CSS("#max_transfer"), "lots"),
+			chromedp.Click(chromedp.CSS("button.primary")),
+			chromedp.WaitVisible(chromedp.CSS("#daily_amount-error")),
+		)
+		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		daily, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#daily_amount")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := body(t)
+		if daily != "-7" || !strings.Contains(b, `id="max_transfer-error"`) || !strings.Contains(b, `id="form-errors"`) || strings.Contains(b, `class="flash"`) {
+			t.Fatalf("daily_amount %q after a refused save; page:\n%s", daily, b)
+		}
+		shot(t, bctx, "config-refused")
+	})
+
 	var apiKey string
 	t.Run("creates an API key, shown once", func(t *testing.T) {
 		defer screenshotOnFailure(t, bctx)
@@ -269,6 +296,28 @@ func TestBrowser(t *testing.T) {
 		run(t, 20*time.Second, chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.CSS("#components")))
 		shot(t, bctx, "status-phone")
 		run(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
+	})
+
+	// An element wider than the screen (a table's screen-reader text escaping
+	// its scroller once did) makes the whole page scroll sideways on a phone.
+	t.Run("every page fits a phone's width", func(t *testing.T) {
+		defer screenshotOnFailure(t, bctx)
+		defer run(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
+		run(t, 5*time.Second, chromedp.EmulateViewport(390, 844))
+		for _, p := range []string{"/", "/guilds/" + guild, "/guilds/" + guild + "/config", "/guilds/" + guild + "/squads",
+			"/guilds/" + guild + "/members", "/guilds/" + guild + "/members/" + strconv.FormatUint(uint64(demo.Members["gopher_gary"]), 10),
+			"/guilds/" + guild + "/audit", "/guilds/" + guild + "/apikeys", "/guilds/" + guild + "/automod", "/status"} {
+			run(t, 20*time.Second, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS("h1")))
+			ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+			w, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w > 390 {
+				t.Errorf("%s is %d px wide on a 390 px screen", p, w)
+			}
+		}
 	})
 
 	t.Run("a member without Manage Server is refused", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"math"
 	"strings"
 )
 
@@ -23,22 +24,26 @@ const (
 	padBottom = 28
 )
 
-// niceMax rounds a maximum up to 1, 2 or 5 times a power of ten, and to at
-// least 4 so the four gridlines get distinct whole numbers.
+// niceMax rounds a maximum up to four times a round step (1, 2, 2.5 or 5
+// times a power of ten), so each of the four gridlines is a whole, round
+// number: 5 becomes 8 (0, 2, 4, 6, 8), 100 stays 100 (steps of 25).
 func niceMax(v int64) int64 {
 	if v <= 4 {
 		return 4
 	}
-	m := int64(1)
-	for m*10 <= v {
-		m *= 10
-	}
-	for _, f := range []int64{1, 2, 5, 10} {
-		if f*m >= v {
-			return f * m
+	need := (v + 3) / 4 // the smallest step that reaches v
+	for m := int64(1); m <= math.MaxInt64/50; m *= 10 {
+		steps := []int64{m, 2 * m, 5 * m}
+		if m >= 10 {
+			steps = []int64{m, 2 * m, 5 * m / 2, 5 * m}
+		}
+		for _, step := range steps {
+			if step >= need {
+				return 4 * step
+			}
 		}
 	}
-	return 10 * m
+	return 4 * need
 }
 
 func axes(b *strings.Builder, max int64) {

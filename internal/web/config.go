@@ -122,30 +122,35 @@ func (h *Handler) configSave(w http.ResponseWriter, r *http.Request, g *guildCtx
 	if len(rewardAt) == nr && nr < economy.MaxRoleRewards {
 		f.Values.Set("reward_rows", strconv.Itoa(nr+1))
 	}
+	rename := func(field string) string {
+		m := indexed.FindStringSubmatch(field)
+		if m == nil {
+			return field
+		}
+		i, _ := strconv.Atoi(m[2])
+		switch {
+		case m[1] == "streak_tiers" && i < len(tierAt):
+			return fmt.Sprintf("tier_%s_%d", m[3], tierAt[i])
+		case m[1] == "role_rewards" && i < len(rewardAt):
+			name := m[3]
+			if name == "role_id" {
+				name = "role"
+			}
+			return fmt.Sprintf("reward_%s_%d", name, rewardAt[i])
+		}
+		return field
+	}
+	// Say everything that is wrong in one answer: a field that did not parse
+	// keeps that message, every other field gets the rule it breaks.
+	for _, err := range cfg.Problems() {
+		f.domain(err, rename)
+	}
 	if f.Has() {
 		h.renderConfig(w, r, g, http.StatusUnprocessableEntity, f, cur.Version)
 		return
 	}
 	_, err = h.d.Economy.UpdateConfig(r.Context(), g.ID, g.UserID, cfg)
 	if err != nil {
-		rename := func(field string) string {
-			m := indexed.FindStringSubmatch(field)
-			if m == nil {
-				return field
-			}
-			i, _ := strconv.Atoi(m[2])
-			switch {
-			case m[1] == "streak_tiers" && i < len(tierAt):
-				return fmt.Sprintf("tier_%s_%d", m[3], tierAt[i])
-			case m[1] == "role_rewards" && i < len(rewardAt):
-				name := m[3]
-				if name == "role_id" {
-					name = "role"
-				}
-				return fmt.Sprintf("reward_%s_%d", name, rewardAt[i])
-			}
-			return field
-		}
 		if f.domain(err, rename) {
 			h.renderConfig(w, r, g, http.StatusUnprocessableEntity, f, cur.Version)
 			return

@@ -3,8 +3,11 @@ package web
 import (
 	"errors"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
 )
@@ -40,12 +43,18 @@ func (f *form) int64Field(name string, def int64) int64 {
 		return def
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		f.set(name, "That number is too large to store.")
+		return def
+	}
 	if err != nil {
 		f.set(name, "Enter a whole number.")
 		return def
 	}
 	return n
 }
+
+var between = regexp.MustCompile(`^must be between (-?\d+) and (-?\d+), got -?\d+$`)
 
 // idField parses a Discord id (snowflake) field; blank is 0.
 func (f *form) idField(name string) int64 {
@@ -94,6 +103,13 @@ func (f *form) domain(err error, rename func(string) string) bool {
 	msg := ae.Message
 	if p := ae.Field + ": "; strings.HasPrefix(msg, p) {
 		msg = msg[len(p):]
+	}
+	// The domain's range message is written for API clients; an admin reads
+	// the range with separators and without their own value repeated back.
+	if m := between.FindStringSubmatch(msg); m != nil {
+		lo, _ := strconv.ParseInt(m[1], 10, 64)
+		hi, _ := strconv.ParseInt(m[2], 10, 64)
+		msg = "enter a whole number from " + humanize.Comma(lo) + " to " + humanize.Comma(hi) + "."
 	}
 	if msg != "" {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]

@@ -74,12 +74,26 @@ func TestDashboard(t *testing.T) {
 			if !strings.Contains(res.body, `<p class="field-error" id="max_transfer-error">Enter a whole number.</p>`) {
 				t.Errorf("no error next to max_transfer:\n%s", res.body)
 			}
-			form.Set("max_transfer", "1000")
-			res = admin.post(r.path("/config"), form)
-			if !strings.Contains(res.body, `id="daily_amount-error">Must be between 0 and`) ||
+			// The rule daily_amount breaks is reported in the same answer as
+			// the value that did not parse, not after it is fixed.
+			if !strings.Contains(res.body, `id="daily_amount-error">Enter a whole number from 0 to 1,000,000,000.</p>`) ||
 				!regexp.MustCompile(`name="daily_amount"[^>]*value="-5"`).MatchString(res.body) {
-				t.Errorf("domain error not next to daily_amount:\n%s", res.body)
+				t.Errorf("domain error not next to daily_amount beside the parse error:\n%s", res.body)
 			}
+			form.Set("max_transfer", "99999999999999999999")
+			form.Set("starting_balance", "-1")
+			res = admin.post(r.path("/config"), form)
+			for _, want := range []string{`id="max_transfer-error">That number is too large to store.</p>`,
+				`id="starting_balance-error">Enter a whole number from 0 to`, `id="daily_amount-error">Enter a whole number from 0 to`} {
+				if !strings.Contains(res.body, want) {
+					t.Errorf("missing %s:\n%s", want, res.body)
+				}
+			}
+			if cfg, _ := r.econ.Config(context.Background(), r.guild); cfg.DailyAmount == -5 || cfg.StartingBalance == -1 {
+				t.Errorf("a refused form changed the config: %+v", cfg)
+			}
+			form.Set("max_transfer", "1000")
+			form.Set("starting_balance", "100")
 			form.Set("daily_amount", "10")
 			form.Set("tier_days_1", "8") // same as tier 0
 			res = admin.post(r.path("/config"), form)
