@@ -224,10 +224,24 @@ type Member struct {
 
 // Role is a guild role.
 type Role struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Position int    `json:"position"`
-	Managed  bool   `json:"managed"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Position    int    `json:"position"`
+	Managed     bool   `json:"managed"`
+	Permissions string `json:"permissions"` // a decimal bit set, as Discord sends it
+}
+
+// staffPermissions are the bits that let a member moderate or run a server:
+// Kick, Ban and Timeout Members, Administrator, and Manage Channels, Server,
+// Messages, Roles and Webhooks.
+const staffPermissions = 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 | 1<<13 | 1<<28 | 1<<29 | 1<<40
+
+// Grantable reports whether the bot may hand the role to any member who asks
+// (a squad role): not a bot's or integration's own role, and no staff
+// permission, so that joining a squad can never make someone a moderator.
+func (r Role) Grantable() bool {
+	p, err := strconv.ParseUint(r.Permissions, 10, 64)
+	return !r.Managed && err == nil && p&staffPermissions == 0
 }
 
 func (c *Client) bot() string { return "Bot " + c.o.BotToken }

@@ -59,25 +59,55 @@ func NewSpec(name string, roleID int64) Spec {
 func (s *Spec) Validate() error {
 	s.Name = strings.TrimSpace(s.Name)
 	s.Description = strings.TrimSpace(s.Description)
-	if s.Name == "" {
-		return apperr.InvalidField("name", "a squad needs a name")
-	}
-	if n := utf8.RuneCountInString(s.Name); n > MaxNameLength {
-		return apperr.InvalidField("name", "at most %d characters, got %d", MaxNameLength, n)
-	}
-	if n := utf8.RuneCountInString(s.Description); n > MaxDescriptionLength {
-		return apperr.InvalidField("description", "at most %d characters, got %d", MaxDescriptionLength, n)
-	}
-	if s.RoleID <= 0 {
-		return apperr.InvalidField("role_id", "must be a Discord role id (a positive snowflake)")
-	}
-	if s.SwitchCost < 0 || s.SwitchCost > economy.MaxAmount {
-		return apperr.InvalidField("switch_cost", "must be between 0 and %d bytes, got %d", int64(economy.MaxAmount), s.SwitchCost)
-	}
-	if s.MaxMembers < 0 || s.MaxMembers > MaxMembersLimit {
-		return apperr.InvalidField("max_members", "must be between 1 and %d, or 0 for no limit; got %d", MaxMembersLimit, s.MaxMembers)
+	if errs := s.check(false); len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
+}
+
+// Problems reports every invalid field at once, for a form that should say
+// all that is wrong in one answer. It changes nothing.
+func (s Spec) Problems() []error {
+	s.Name = strings.TrimSpace(s.Name)
+	s.Description = strings.TrimSpace(s.Description)
+	return s.check(true)
+}
+
+// check returns the invalid fields of a trimmed spec, only the first unless all.
+func (s Spec) check(all bool) []error {
+	var errs []error
+	add := func(err error) bool {
+		errs = append(errs, err)
+		return !all
+	}
+	if s.Name == "" {
+		if add(apperr.InvalidField("name", "a squad needs a name")) {
+			return errs
+		}
+	} else if n := utf8.RuneCountInString(s.Name); n > MaxNameLength {
+		if add(apperr.InvalidField("name", "at most %d characters, got %d", MaxNameLength, n)) {
+			return errs
+		}
+	}
+	if n := utf8.RuneCountInString(s.Description); n > MaxDescriptionLength {
+		if add(apperr.InvalidField("description", "at most %d characters, got %d", MaxDescriptionLength, n)) {
+			return errs
+		}
+	}
+	if s.RoleID <= 0 {
+		if add(apperr.InvalidField("role_id", "must be a Discord role id (a positive snowflake)")) {
+			return errs
+		}
+	}
+	if s.SwitchCost < 0 || s.SwitchCost > economy.MaxAmount {
+		if add(apperr.InvalidField("switch_cost", "must be between 0 and %d bytes, got %d", int64(economy.MaxAmount), s.SwitchCost)) {
+			return errs
+		}
+	}
+	if s.MaxMembers < 0 || s.MaxMembers > MaxMembersLimit {
+		add(apperr.InvalidField("max_members", "must be between 1 and %d, or 0 for no limit; got %d", MaxMembersLimit, s.MaxMembers))
+	}
+	return errs
 }
 
 // Cost is what moving into target costs a member currently in squad current

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
@@ -58,15 +60,60 @@ func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildC
 		h.fail(w, r, err)
 		return
 	}
-	d := squadsData{Form: f, Roles: h.dir.Roles(ctx, g.ID)}
+	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(ctx, g.ID), f.Get("role_id"))}
 	for _, s := range list {
 		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID)})
 	}
 	h.render(w, r, status, "squads", &page{Title: "Squads", Nav: "squads", Guild: g, Data: d})
 }
 
+// squadRoles are the roles the form offers: those safe to give to anyone
+// who joins, and the one already chosen, so that its problem can be shown.
+func squadRoles(all []discordapi.Role, chosen string) []discordapi.Role {
+	var out []discordapi.Role
+	for _, r := range all {
+		if r.Grantable() || r.ID == chosen {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkSquad puts every problem of a squad form next to its field: the
+// spec's rules, and whether Discord's role may be given to any member. When
+// Discord does not answer, the role cannot be checked here; the bot's grant
+// still can fail and is reported where it happens.
+func (h *Handler) checkSquad(r *http.Request, g *guildCtx, f *form, spec squads.Spec) {
+	for _, err := range spec.Problems() {
+		f.domain(err, nil)
+	}
+	if f.Err("role_id") != "" || spec.RoleID <= 0 {
+		return
+	}
+	roles := h.dir.Roles(r.Context(), g.ID)
+	if roles == nil {
+		return
+	}
+	id := strconv.FormatInt(spec.RoleID, 10)
+	i := slices.IndexFunc(roles, func(ro discordapi.Role) bool { return ro.ID == id })
+	switch {
+	case i < 0:
+		f.set("role_id", "This server has no such role.")
+	case roles[i].Managed:
+		f.set("role_id", "“"+roles[i].Name+"” belongs to a bot or an integration; Discord does not let it be given to members.")
+	case !roles[i].Grantable():
+		f.set("role_id", "“"+roles[i].Name+"” can moderate or run the server, and everyone who joins the squad would get it. Choose a role without staff permissions.")
+	}
+}
+
 // squadFormError shows a refused create or update next to its field.
-func (h *Handler) squadFormError(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
+func (h *Handler) squadFormError(w http.ResponseWriter, r *http.Request, g *guildCtx, f *form, err error) bool {
+	// The domain names the role by id; the admin knows it by name.
+	if ae := (*apperr.Error)(nil); errors.As(err, &ae) && ae.C == apperr.Conflict && ae.Field == "role_id" {
+		id, _ := strconv.ParseInt(f.Get("role_id"), 10, 64)
+		f.set("role_id", "“"+h.dir.RoleName(r.Context(), g.ID, id)+"” already belongs to another squad; each squad needs its own role.")
+		return true
+	}
 	if f.domain(err, nil) {
 		return true
 	}
@@ -81,6 +128,7 @@ func (h *Handler) squadCreate(w http.ResponseWriter, r *http.Request, g *guildCt
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
 	spec := specOf(f)
+	h.checkSquad(r, g, f, spec)
 	if !f.Has() {
 		s, err := h.d.Squads.Create(r.Context(), g.ID, g.UserID, spec)
 		if err == nil {
@@ -88,7 +136,7 @@ func (h *Handler) squadCreate(w http.ResponseWriter, r *http.Request, g *guildCt
 			http.Redirect(w, r, guildPath(g, "/squads"), http.StatusSeeOther)
 			return
 		}
-		if !h.squadFormError(w, r, f, err) {
+		if !h.squadFormError(w, r, g, f, err) {
 			h.fail(w, r, err)
 			return
 		}
@@ -120,7 +168,8 @@ func (h *Handler) squadEdit(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		return
 	}
 	spec := squads.Spec{Name: s.Name, Description: s.Description, RoleID: s.RoleID, SwitchCost: s.SwitchCost, MaxMembers: s.MaxMembers, Active: s.Active}
-	d := squadsData{Form: newForm(squadValues(spec)), Roles: h.dir.Roles(r.Context(), g.ID), Squad: &s}
+	f := newForm(squadValues(spec))
+	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
 	h.render(w, r, http.StatusOK, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
 }
 
@@ -132,6 +181,7 @@ func (h *Handler) squadUpdate(w http.ResponseWriter, r *http.Request, g *guildCt
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
 	spec := specOf(f)
+	h.checkSquad(r, g, f, spec)
 	if !f.Has() {
 		u, err := h.d.Squads.Update(r.Context(), g.ID, g.UserID, s.ID, spec)
 		if err == nil {
@@ -139,12 +189,12 @@ func (h *Handler) squadUpdate(w http.ResponseWriter, r *http.Request, g *guildCt
 			http.Redirect(w, r, guildPath(g, "/squads"), http.StatusSeeOther)
 			return
 		}
-		if !h.squadFormError(w, r, f, err) {
+		if !h.squadFormError(w, r, g, f, err) {
 			h.fail(w, r, err)
 			return
 		}
 	}
-	d := squadsData{Form: f, Roles: h.dir.Roles(r.Context(), g.ID), Squad: &s}
+	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
 	h.render(w, r, http.StatusUnprocessableEntity, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
 }
 

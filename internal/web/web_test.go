@@ -117,9 +117,25 @@ func TestDashboard(t *testing.T) {
 			if !strings.Contains(res.body, "Squad: Gophers") {
 				t.Error("role name from Discord not shown")
 			}
-			res = admin.post(r.path("/squads"), url.Values{"name": {""}, "role_id": {role}})
-			if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="name-error"`) {
-				t.Errorf("empty name: %d", res.StatusCode)
+			res = admin.post(r.path("/squads"), url.Values{"name": {""}, "role_id": {role}, "max_members": {"-2"}})
+			if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="name-error"`) || !strings.Contains(res.body, `id="max_members-error"`) {
+				t.Errorf("empty name and negative size, both named in one answer: %d\n%s", res.StatusCode, res.body)
+			}
+			// The role goes to whoever joins: a staff role, or a bot's own,
+			// is neither offered nor accepted.
+			if strings.Contains(res.body, ">Admin</option>") || strings.Contains(res.body, ">Moderator</option>") || strings.Contains(res.body, ">Smarter Bot</option>") ||
+				!strings.Contains(res.body, ">Squad: Rustaceans</option>") {
+				t.Errorf("role choices:\n%s", res.body)
+			}
+			for name, want := range map[string]string{"Admin": "can moderate or run the server", "Smarter Bot": "belongs to a bot", "Squad: Gophers": "“Squad: Gophers” already belongs to another squad"} {
+				id := strconv.FormatUint(uint64(r.demo.Roles[name]), 10)
+				res = admin.post(r.path("/squads"), url.Values{"name": {"Crew " + name}, "role_id": {id}})
+				if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, want) {
+					t.Errorf("squad with role %s: %d, want %q next to the role\n%s", name, res.StatusCode, want, res.body)
+				}
+			}
+			if list, _ := r.sq.List(context.Background(), r.guild); len(list) != 1 {
+				t.Fatalf("refused squads were created: %+v", list)
 			}
 			res = admin.post(r.path("/squads/"+id), url.Values{"name": {"Go Team"}, "role_id": {role}, "switch_cost": {"40"}})
 			if res.StatusCode != http.StatusSeeOther {
