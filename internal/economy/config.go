@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -141,11 +142,19 @@ func (s *Service) UpdateConfig(ctx context.Context, guild, actor int64, cfg Conf
 		return Config{}, err
 	}
 	var saved Config
+	changed := false
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		before, err := loadConfig(ctx, tx.Queries, guild)
 		if err != nil {
 			return err
 		}
+		// A save that changes nothing writes nothing: no new version, no
+		// audit entry that only says "saved", no invalidation.
+		if sameSettings(before, cfg) {
+			saved = before
+			return nil
+		}
+		changed = true
 		row, err := tx.UpsertGuildConfig(ctx, sqldb.UpsertGuildConfigParams{
 			GuildID: guild, StartingBalance: cfg.StartingBalance, DailyAmount: cfg.DailyAmount,
 			MaxTransfer: cfg.MaxTransfer, TransferCooldownHours: int32(cfg.TransferCooldownHours),
@@ -169,9 +178,18 @@ func (s *Service) UpdateConfig(ctx context.Context, guild, actor int64, cfg Conf
 	if err != nil {
 		return Config{}, err
 	}
-	s.configs.drop(guild)
-	s.announceConfigChange(ctx, guild)
+	if changed {
+		s.configs.drop(guild)
+		s.announceConfigChange(ctx, guild)
+	}
 	return saved, nil
+}
+
+// sameSettings compares two valid (sorted) configs, their versions aside.
+func sameSettings(a, b Config) bool {
+	a, b = a.clone(), b.clone() // no nil slices: none and empty are the same
+	a.Version, b.Version = 0, 0
+	return reflect.DeepEqual(a, b)
 }
 
 // announceConfigChange is best effort: the TTL covers a lost notification.

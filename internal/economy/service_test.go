@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -812,6 +813,18 @@ func TestUpdateConfig(t *testing.T) {
 		}
 		if c, _ := s.Config(ctx, guild); len(c.RoleRewards) != 0 || c.StartingBalance != 300 {
 			t.Errorf("after replacing the config: %+v; want no role rewards", c)
+		}
+
+		// The same settings again, in another order: nothing to write, no
+		// new version, nothing to audit.
+		same, err := s.Config(ctx, guild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(same.StreakTiers)
+		same.StreakTiers[0].Name = " " + same.StreakTiers[0].Name + " "
+		if again, err := s.UpdateConfig(ctx, guild, 99, same); err != nil || again.Version != 2 || again.StartingBalance != 300 {
+			t.Errorf("unchanged save = %+v, %v; want version 2 as it was", again, err)
 		}
 
 		entries, err := audit.List(ctx, db, guild, 0, 10)

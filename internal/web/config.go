@@ -149,7 +149,7 @@ func (h *Handler) configSave(w http.ResponseWriter, r *http.Request, g *guildCtx
 		h.renderConfig(w, r, g, http.StatusUnprocessableEntity, f, cur.Version)
 		return
 	}
-	_, err = h.d.Economy.UpdateConfig(r.Context(), g.ID, g.UserID, cfg)
+	saved, err := h.d.Economy.UpdateConfig(r.Context(), g.ID, g.UserID, cfg)
 	if err != nil {
 		if f.domain(err, rename) {
 			h.renderConfig(w, r, g, http.StatusUnprocessableEntity, f, cur.Version)
@@ -163,6 +163,10 @@ func (h *Handler) configSave(w http.ResponseWriter, r *http.Request, g *guildCtx
 		h.fail(w, r, err)
 		return
 	}
-	h.flash(w, r, "Configuration saved. Every process uses it within a second.")
+	if saved.Version == cur.Version {
+		h.flash(w, r, "Nothing changed: the configuration is as it was.")
+	} else {
+		h.flash(w, r, "Configuration saved. Every process uses it within a second.")
+	}
 	http.Redirect(w, r, "/guilds/"+strconv.FormatInt(g.ID, 10)+"/config", http.StatusSeeOther)
 }
