@@ -16,6 +16,7 @@ type keysData struct {
 	Form     *form
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
+	Confirm  string // "revoke" or "rotate": the confirmation page's action
 }
 
 // keyView is what the audit log keeps of a key: never its secret.
@@ -23,10 +24,35 @@ type keyView struct {
 	Prefix string `json:"prefix"`
 	Name   string `json:"name"`
 	Scope  string `json:"scope"`
+	Status string `json:"status"`
 }
 
 func viewOf(k apikeys.Key) keyView {
-	return keyView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope)}
+	status := "active"
+	if k.Revoked() {
+		status = "revoked"
+	}
+	return keyView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope), Status: status}
+}
+
+// keyConfirm asks before a revoke or a rotation: either one stops the key
+// at once, and every client using it with it.
+func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	return func(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+		k, ok := h.guildKey(w, r, g)
+		if !ok {
+			return
+		}
+		if k.Revoked() {
+			h.errorPage(w, r, http.StatusConflict, "Key "+k.Prefix+" is already revoked.")
+			return
+		}
+		title := "Revoke key " + k.Prefix + "?"
+		if action == "rotate" {
+			title = "Rotate key " + k.Prefix + "?"
+		}
+		h.render(w, r, http.StatusOK, "apikey_confirm", &page{Title: title, Nav: "apikeys", Guild: g, Data: keysData{NewKey: &k, Confirm: action}})
+	}
 }
 
 // guildKeys are the keys bound to this guild. Keys for every guild are
@@ -120,7 +146,8 @@ func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	if !ok {
 		return
 	}
-	if _, err := h.d.APIKeys.Revoke(r.Context(), k.Prefix); apperr.Is(err, apperr.Conflict) {
+	revoked, err := h.d.APIKeys.Revoke(r.Context(), k.Prefix)
+	if apperr.Is(err, apperr.Conflict) {
 		h.flash(w, r, "Key "+k.Prefix+" was already revoked.")
 		http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
 		return
@@ -128,7 +155,7 @@ func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		h.fail(w, r, err)
 		return
 	}
-	h.record(r.Context(), g, "apikeys.revoke", "apikey:"+k.Prefix, viewOf(k), nil)
+	h.record(r.Context(), g, "apikeys.revoke", "apikey:"+k.Prefix, viewOf(k), viewOf(revoked))
 	h.flash(w, r, "Key "+k.Prefix+" revoked: requests with it now get 401.")
 	http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
 }

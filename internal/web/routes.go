@@ -52,6 +52,8 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /guilds/{guild}/audit", h.guild(h.auditLog))
 	m.HandleFunc("GET /guilds/{guild}/apikeys", h.guild(h.keyList))
 	m.HandleFunc("POST /guilds/{guild}/apikeys", h.guild(h.keyCreate))
+	m.HandleFunc("GET /guilds/{guild}/apikeys/{prefix}/revoke", h.guild(h.keyConfirm("revoke")))
+	m.HandleFunc("GET /guilds/{guild}/apikeys/{prefix}/rotate", h.guild(h.keyConfirm("rotate")))
 	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/revoke", h.guild(h.keyRevoke))
 	m.HandleFunc("POST /guilds/{guild}/apikeys/{prefix}/rotate", h.guild(h.keyRotate))
 

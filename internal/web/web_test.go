@@ -199,14 +199,27 @@ func TestDashboard(t *testing.T) {
 			if active == nil || active[1] == prefix[1] {
 				t.Fatalf("the rotated key is not the one left to revoke:\n%s", list.body)
 			}
+			// The table's buttons lead to a page that asks first; opening it
+			// changes nothing.
+			confirm := admin.get(r.path("/apikeys/" + active[1] + "/revoke"))
+			if confirm.StatusCode != 200 || !strings.Contains(confirm.body, "Revoke key <code>"+active[1]+"</code>?") ||
+				!strings.Contains(confirm.body, `action="/guilds/`+strconv.FormatInt(r.guild, 10)+`/apikeys/`+active[1]+`/revoke"`) {
+				t.Fatalf("revoke confirmation: %d\n%s", confirm.StatusCode, confirm.body)
+			}
+			if res := admin.get(r.path("/apikeys")); !regexp.MustCompile(`/apikeys/` + active[1] + `/revoke`).MatchString(res.body) {
+				t.Fatal("opening the confirmation revoked the key")
+			}
 			if res := admin.post(r.path("/apikeys/"+active[1]+"/revoke"), nil); res.StatusCode != http.StatusSeeOther {
 				t.Errorf("revoke: %d", res.StatusCode)
 			}
 			if res := admin.get(r.path("/apikeys")); strings.Contains(res.body, "/revoke") || !strings.Contains(res.body, "revoked") {
 				t.Error("a key is still active")
 			}
-			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") {
-				t.Error("rotation not audited")
+			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") || !strings.Contains(res.body, "<ins>&#34;revoked&#34;</ins>") {
+				t.Errorf("rotation or revocation not audited as it happened:\n%s", res.body)
+			}
+			if res := admin.get(r.path("/apikeys/" + active[1] + "/rotate")); res.StatusCode != http.StatusConflict {
+				t.Errorf("rotating a revoked key offered: %d", res.StatusCode)
 			}
 		})
 
