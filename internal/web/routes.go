@@ -14,6 +14,8 @@ import (
 func (h *Handler) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.Handle("GET /static/", staticHandler())
+	// Browsers ask for /favicon.ico whatever the page links to.
+	m.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 
 	// Sign-in and sign-out.
 	m.HandleFunc("GET /signin", h.signInPage)

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -499,5 +501,19 @@ func TestSecurityHeadersAndNoInlineScript(t *testing.T) {
 		if res.StatusCode >= 400 && !strings.Contains(res.body, "Request id") {
 			t.Errorf("%s: error page without request id", p)
 		}
+	}
+}
+
+// Browsers fetch /favicon.ico on every site; a 404 there fills the logs.
+func TestFavicon(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{})
+	res, err := http.Get(r.srv.URL + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/svg+xml" || !bytes.HasPrefix(b, []byte("<svg")) {
+		t.Errorf("/favicon.ico: %d %s %.40s", res.StatusCode, res.Header.Get("Content-Type"), b)
 	}
 }
