@@ -75,6 +75,14 @@ func shortNum(v int64) string {
 	return formatNum(v)
 }
 
+// noData says so on a chart with nothing above zero, where a flat line or no
+// bars would look like a chart that failed to draw. It sits between two
+// gridlines.
+func noData(b *strings.Builder) {
+	fmt.Fprintf(b, `<text class="empty" x="%d" y="%d" text-anchor="middle">No data yet</text>`,
+		padLeft+(chartW-padLeft-padRight)/2, padTop+(chartH-padTop-padBottom)*3/8+6)
+}
+
 func open(b *strings.Builder, title string) {
 	fmt.Fprintf(b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s" preserveAspectRatio="xMidYMid meet"><title>%s</title>`,
 		chartW, chartH, html.EscapeString(title), html.EscapeString(title))
@@ -88,8 +96,12 @@ func barChart(title string, pts []point) template.HTML {
 	for _, p := range pts {
 		top = max(top, p.Value)
 	}
+	none := top <= 0
 	top = niceMax(top)
 	axes(&b, top)
+	if none {
+		noData(&b)
+	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)
 	n := max(1, len(pts))
@@ -114,8 +126,12 @@ func lineChart(title string, pts []point) template.HTML {
 	for _, p := range pts {
 		top = max(top, p.Value)
 	}
+	none := top <= 0
 	top = niceMax(top)
 	axes(&b, top)
+	if none {
+		noData(&b)
+	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)
 	x := func(i int) float64 {
@@ -159,8 +175,12 @@ func stackedBarChart(title string, labels []string, names []string, series [][]i
 		}
 		top = max(top, sum)
 	}
+	none := top <= 0
 	top = niceMax(top)
 	axes(&b, top)
+	if none {
+		noData(&b)
+	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)
 	n := max(1, len(labels))
