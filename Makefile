@@ -20,9 +20,9 @@ test: ## every test; PostgreSQL and Redis suites run when SMARTERDEV_TEST_DATABA
 	@[ -n "$(RACE)" ] || echo "note: no C compiler found, running without the race detector"
 	$(GO) test $(RACE) -count=1 -timeout 15m ./...
 	@# Without -race: the bank test at full length (under -race it runs a shorter
-	@# SQLite round), the sandbox end to end and the gateway resume test, which drive disgo v0.19.6,
-	@# whose gateway races with itself on close (docs/emulator.md).
-	$(GO) test -count=1 -run 'TestBankInvariants|TestSandboxEndToEnd|TestSurvivesReconnectAndDrop' ./internal/squads/ ./internal/app/ ./internal/discord/bot/
+	@# SQLite round), the sandbox end to end, the gateway resume test and the heartbeat ACK test, which
+	@# drive disgo v0.19.6, whose gateway races with itself (docs/emulator.md).
+	$(GO) test -count=1 -run 'TestBankInvariants|TestSandboxEndToEnd|TestSurvivesReconnectAndDrop|TestFastHeartbeatAcksKeepTheConnection' ./internal/squads/ ./internal/app/ ./internal/discord/bot/
 
 # Benchmarks need PostgreSQL and pgbench; this is the local default.
 BENCH_DB   ?= $${SMARTERDEV_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}

@@ -186,14 +186,18 @@ func (b *Bot) build() (*dbot.Client, error) {
 // in BenchmarkGatewayInstrumentation's reference, so that the benchmark
 // measures the instrumentation against the same wiring without it.
 func (b *Bot) newClient(handlers dbot.ConfigOpt) (*dbot.Client, error) {
-	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, waitAcks: b.gw.waitAcks, shard: -1})
-	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone),
-		// The limiter logs through the fence too (waitAcks in observe.go).
-		gateway.WithRateLimiterConfigOpts(gateway.WithRateLimiterLogger(logger))}
+	logger := slog.New(fenceHandler{f: b.fence, inner: b.log.Handler(), sent: b.gw.heartbeatSent, waitAcks: b.gw.waitAcks,
+		beforeACK: b.gw.awaitSends, shard: -1})
+	gw := []gateway.ConfigOpt{gateway.WithIntents(Intents), gateway.WithCompression(gateway.CompressionNone)}
 	if b.o.GatewayURL != "" {
 		gw = append(gw, gateway.WithURL(b.o.GatewayURL))
 	}
-	sh := []sharding.ConfigOpt{sharding.WithGatewayConfigOpts(gw...), sharding.WithAutoScaling(false)}
+	sh := []sharding.ConfigOpt{sharding.WithGatewayConfigOpts(gw...), sharding.WithAutoScaling(false),
+		// Each shard's rate limiter is disgo's, logging through the fence
+		// (waitAcks), inside a sendTracker (awaitSends; observe.go).
+		sharding.WithGatewayCreateFunc(b.gw.createGateway(func() gateway.RateLimiter {
+			return gateway.NewRateLimiter(gateway.WithRateLimiterLogger(logger))
+		}))}
 	if b.o.ShardCount > 0 {
 		sh = append(sh, sharding.WithShardCount(b.o.ShardCount))
 		ids := b.o.ShardIDs

@@ -2,9 +2,11 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,14 +133,20 @@ type fenceHandler struct {
 	f        *fence
 	inner    slog.Handler
 	sent     func(shard int, at time.Time)
-	waitAcks func()
-	shard    int // -1: not a shard's logger
+	waitAcks func() // under -race (observe.go)
+	// beforeACK runs on a shard's read loop before disgo handles a
+	// heartbeat ACK, without -race (observe.go: awaitSends).
+	beforeACK func(shard int)
+	shard     int // -1: not a shard's logger
 }
 
 func (h fenceHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "unlocking gateway rate limiter" && h.waitAcks != nil {
+	switch {
+	case raceDetector && r.Message == "unlocking gateway rate limiter" && h.waitAcks != nil:
 		h.waitAcks() // observe.go
+	case !raceDetector && r.Message == "received gateway message" && h.beforeACK != nil && h.shard >= 0 && heartbeatACK(r):
+		h.beforeACK(h.shard) // observe.go
 	}
 	h.f.pass()
 	if r.Message == "sending heartbeat" {
@@ -154,6 +162,25 @@ func (h fenceHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.inner.Handle(ctx, r)
 	}
 	return nil
+}
+
+// heartbeatACK reports whether r, disgo's "received gateway message"
+// record, carries a heartbeat ACK (op 11): a frame of a few dozen bytes.
+func heartbeatACK(r slog.Record) bool {
+	ack := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "data" {
+			return true
+		}
+		if s := a.Value.String(); len(s) <= 128 && strings.Contains(s, "11") {
+			var f struct {
+				Op *int `json:"op"`
+			}
+			ack = json.Unmarshal([]byte(s), &f) == nil && f.Op != nil && *f.Op == 11
+		}
+		return false
+	})
+	return ack
 }
 
 // canceledBy reports whether r's error is a cancelled context: a shard
@@ -185,8 +212,8 @@ func (h fenceHandler) WithAttrs(a []slog.Attr) slog.Handler {
 			shard = int(at.Value.Int64())
 		}
 	}
-	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a), sent: h.sent, waitAcks: h.waitAcks, shard: shard}
+	return fenceHandler{f: h.f, inner: h.inner.WithAttrs(a), sent: h.sent, waitAcks: h.waitAcks, beforeACK: h.beforeACK, shard: shard}
 }
 func (h fenceHandler) WithGroup(n string) slog.Handler {
-	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n), sent: h.sent, waitAcks: h.waitAcks, shard: h.shard}
+	return fenceHandler{f: h.f, inner: h.inner.WithGroup(n), sent: h.sent, waitAcks: h.waitAcks, beforeACK: h.beforeACK, shard: h.shard}
 }

@@ -51,6 +51,10 @@ type shardStats struct {
 	ackedAt          time.Time
 	latency          time.Duration
 	status           gateway.Status
+	// sending counts disgo's internal sends (heartbeat, identify, resume)
+	// on the shard that have not returned; sent closes when it drops to 0.
+	sending int
+	sent    chan struct{}
 }
 
 func newGatewayStats() *gatewayStats { return &gatewayStats{shards: map[int]*shardStats{}} }
@@ -73,17 +77,114 @@ func (g *gatewayStats) heartbeatSent(shard int, at time.Time) {
 	g.mu.Unlock()
 }
 
+// Heartbeat ACKs and disgo v0.19.6. disgo's heartbeat goroutine writes a
+// heartbeat, returns from its rate limiter, and only then records the time
+// it sent it (lastHeartbeatSent); its read loop records the time of each ACK
+// (lastHeartbeatReceived). At the next tick, a send time after the ACK time
+// means "ACK of last heartbeat not received, connection went zombie": disgo
+// drops the connection and resumes. An ACK handled in the microseconds
+// between the write and that record is taken for a missing one. Discord's
+// ACK takes a network round trip; the emulator's, on loopback, often does
+// not (in `make run`, with the sandbox's 1 s heartbeat: a zombie reconnect
+// every few seconds on each shard).
+//
+// So, built without -race, the read loop holds an ACK (fenceHandler, on
+// disgo's "received gateway message" record, before disgo handles it) until
+// the shard's internal sends have returned (sendTracker, below): the send
+// time is then recorded before the ACK time. Under -race this cannot be
+// had: disgo reads the ACK time on the heartbeat goroutine with nothing
+// ordering it after the read loop's write, unless the ACK is handled before
+// the heartbeat goroutine's last log record (waitAcks), which is before the
+// send time: race-free for the detector, and a zombie at the next tick
+// (docs/emulator.md).
+
+// ackOrderWait bounds how long awaitSends holds disgo's read loop; a send
+// returns microseconds after its write, so this is only a safety net.
+const ackOrderWait = time.Second
+
+// sendStarted and sendDone bracket one of disgo's internal sends on shard
+// (sendTracker).
+func (g *gatewayStats) sendStarted(shard int) {
+	g.mu.Lock()
+	s := g.shard(shard)
+	if s.sending == 0 {
+		s.sent = make(chan struct{})
+	}
+	s.sending++
+	g.mu.Unlock()
+}
+
+func (g *gatewayStats) sendDone(shard int) {
+	g.mu.Lock()
+	s := g.shard(shard)
+	s.sending--
+	if s.sending == 0 {
+		close(s.sent)
+	}
+	g.mu.Unlock()
+}
+
+// awaitSends runs on shard's read loop before disgo handles a heartbeat
+// ACK: it waits, at most ackOrderWait, until the shard's internal sends have
+// returned, so that disgo has recorded the heartbeat's send time.
+func (g *gatewayStats) awaitSends(shard int) {
+	g.mu.Lock()
+	s := g.shard(shard)
+	if s.sending == 0 {
+		g.mu.Unlock()
+		return
+	}
+	sent := s.sent
+	g.mu.Unlock()
+	t := time.NewTimer(ackOrderWait)
+	defer t.Stop()
+	select {
+	case <-sent:
+	case <-t.C:
+	}
+}
+
+// sendTracker is one shard's gateway rate limiter (disgo's own inside): it
+// reports disgo's internal sends (heartbeat, identify, resume) to stats
+// from their Wait until their context is cancelled, which disgo does when
+// the sending function returns, after it recorded a heartbeat's send time.
+type sendTracker struct {
+	gateway.RateLimiter
+	stats *gatewayStats
+	shard int // set before the gateway opens
+}
+
+func (l *sendTracker) Wait(ctx context.Context, typ gateway.RateLimiterCommandType) error {
+	if typ == gateway.InternalCommandType {
+		l.stats.sendStarted(l.shard)
+		context.AfterFunc(ctx, func() { l.stats.sendDone(l.shard) })
+	}
+	return l.RateLimiter.Wait(ctx, typ)
+}
+
+// createGateway is disgo's gateway.New with a sendTracker as the rate
+// limiter; limiter makes the rate limiter inside.
+func (g *gatewayStats) createGateway(limiter func() gateway.RateLimiter) gateway.CreateFunc {
+	return func(token string, handler gateway.EventHandlerFunc, opts ...gateway.ConfigOpt) gateway.Gateway {
+		l := &sendTracker{RateLimiter: limiter(), stats: g}
+		gw := gateway.New(token, handler, append(opts, gateway.WithRateLimiter(l))...)
+		l.shard = gw.ShardID()
+		return gw
+	}
+}
+
 // ackWait bounds how long waitAcks holds disgo's heartbeat goroutine.
 const ackWait = 5 * time.Millisecond
 
-// waitAcks runs when disgo's gateway rate limiter is unlocked after a send
-// (fenceHandler): when that was a heartbeat, it waits at most ackWait for
-// the ACK to be handled. disgo v0.19.6 writes the ACK time on its read loop
-// and reads it on the heartbeat goroutine at the next tick with nothing in
-// between to order the two, which the race detector reports (and which can
-// make disgo take a fast ACK for a missing one). Waiting here makes the
-// ACK's handling (under g.mu) happen before the heartbeat goroutine's next
-// tick. Against Discord, whose ACK takes longer, the wait just ends.
+// waitAcks, under -race only, runs when disgo's gateway rate limiter is
+// unlocked after a send (fenceHandler): when that was a heartbeat, it waits
+// at most ackWait for the ACK to be handled. disgo v0.19.6 writes the ACK
+// time on its read loop and reads it on the heartbeat goroutine at the next
+// tick with nothing in between to order the two, which the race detector
+// reports. Waiting here makes the ACK's handling (under g.mu) happen before
+// the heartbeat goroutine's next tick; but also before disgo records the
+// send time, so disgo takes that ACK for a missing one at the next tick
+// (see above). Against Discord, whose ACK takes longer, the wait just ends.
 func (g *gatewayStats) waitAcks() {
 	deadline := time.Now().Add(ackWait)
 	for {
