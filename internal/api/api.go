@@ -38,6 +38,11 @@ type Deps struct {
 	Limit       ratelimit.Limit   // zero: ratelimit.Default
 	Logger      *slog.Logger
 	Version     string
+	// SquadRoles, when set, refuses a squad role the bot must not give to
+	// anyone who joins (a staff or a bot's role); discordapi.Directory.
+	SquadRoles interface {
+		SquadRoleProblem(ctx context.Context, guild, role int64) string
+	}
 }
 
 type server struct {

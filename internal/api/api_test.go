@@ -34,17 +34,21 @@ type rig struct {
 	read, write, admin, guild1 string
 }
 
-func newRig(t *testing.T, db *store.DB, limit ratelimit.Limit) *rig {
+func newRig(t *testing.T, db *store.DB, limit ratelimit.Limit, with ...func(*api.Deps)) *rig {
 	t.Helper()
 	b := bus.NewMemory()
 	t.Cleanup(func() { _ = b.Close() })
 	econ := economy.NewService(db, b, economy.Options{})
 	keys := apikeys.NewService(db, nil)
-	h, err := api.New(api.Deps{
+	deps := api.Deps{
 		DB: db, Economy: econ, Squads: squads.NewService(db, econ), Moderation: moderation.NewService(db, b, moderation.Options{}), Keys: keys,
 		Idempotency: idempotency.NewStore(db, nil), Limit: limit,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
-	})
+	}
+	for _, f := range with {
+		f(&deps)
+	}
+	h, err := api.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

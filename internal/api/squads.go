@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/squads"
 )
 
@@ -110,6 +111,9 @@ func (s *server) createSquad(ctx context.Context, in *createSquadInput) (*squadO
 		MaxMembers: b.MaxMembers, Active: b.Active}).apply(&spec); err != nil {
 		return nil, err
 	}
+	if err := s.checkSquadRole(ctx, guild, spec.RoleID); err != nil {
+		return nil, err
+	}
 	sq, err := s.Squads.Create(ctx, guild, 0, spec)
 	if err != nil {
 		return nil, err
@@ -151,6 +155,11 @@ func (s *server) patchSquad(ctx context.Context, in *patchSquadInput) (*squadOut
 	if err := in.Body.apply(&spec); err != nil {
 		return nil, err
 	}
+	if spec.RoleID != cur.RoleID {
+		if err := s.checkSquadRole(ctx, guild, spec.RoleID); err != nil {
+			return nil, err
+		}
+	}
 	sq, err := s.Squads.Update(ctx, guild, 0, id, spec)
 	if err != nil {
 		return nil, err
@@ -171,4 +180,16 @@ func (s *server) deleteSquad(ctx context.Context, in *SquadPath) (*noContent, er
 		return nil, err
 	}
 	return &noContent{Status: http.StatusNoContent}, nil
+}
+
+// checkSquadRole refuses a role that would make whoever joins the squad a
+// moderator, or that Discord does not let the bot give.
+func (s *server) checkSquadRole(ctx context.Context, guild, role int64) error {
+	if s.SquadRoles == nil || role <= 0 {
+		return nil
+	}
+	if msg := s.SquadRoles.SquadRoleProblem(ctx, guild, role); msg != "" {
+		return apperr.InvalidField("role_id", "%s", msg)
+	}
+	return nil
 }

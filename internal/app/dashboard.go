@@ -14,17 +14,7 @@ import (
 // names and avatars with the bot token; against the sandbox emulator when
 // serve runs one (no SMARTERDEV_DISCORD_TOKEN).
 func (a *App) webHandler() http.Handler {
-	o := discordapi.Options{
-		APIURL:       a.cfg.Discord.APIURL,
-		BotToken:     a.cfg.Discord.Token.Value(),
-		ClientID:     a.cfg.Discord.ClientID,
-		ClientSecret: a.cfg.Discord.ClientSecret.Value(),
-	}
-	if d := a.services.discord; d != nil && d.sandbox != nil {
-		// No token: serve runs the built-in emulator; sign in through its OAuth2.
-		e := d.sandbox.Emulator
-		o = discordapi.Options{APIURL: e.APIURL(), BotToken: e.BotToken(), ClientID: e.ClientID(), ClientSecret: e.ClientSecret()}
-	}
+	o := a.discordOptions()
 	dc := discordapi.New(o)
 	h, err := web.New(web.Deps{
 		PublicURL: a.cfg.PublicURL, SessionKey: a.sessionKey(o.ClientSecret),
@@ -56,4 +46,19 @@ func (a *App) sessionKey(clientSecret string) []byte {
 		return nil
 	}
 	return web.DeriveSessionKey(clientSecret)
+}
+
+// discordOptions are how the dashboard and the API reach Discord's REST API:
+// the configured one, or the sandbox emulator serve runs without a token.
+func (a *App) discordOptions() discordapi.Options {
+	if d := a.services.discord; d != nil && d.sandbox != nil {
+		e := d.sandbox.Emulator
+		return discordapi.Options{APIURL: e.APIURL(), BotToken: e.BotToken(), ClientID: e.ClientID(), ClientSecret: e.ClientSecret()}
+	}
+	return discordapi.Options{
+		APIURL:       a.cfg.Discord.APIURL,
+		BotToken:     a.cfg.Discord.Token.Value(),
+		ClientID:     a.cfg.Discord.ClientID,
+		ClientSecret: a.cfg.Discord.ClientSecret.Value(),
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/allow"
 	"github.com/smarterdev/smarterdev/internal/api"
+	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/ratelimit"
 )
@@ -81,10 +82,15 @@ func (a *App) apiHandler() http.Handler {
 	if a.redis != nil {
 		limiter = ratelimit.NewRedis(a.redis, "smarterdev:ratelimit:")
 	}
-	h, err := api.New(api.Deps{
+	deps := api.Deps{
 		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, Moderation: a.services.Moderation, Keys: a.services.APIKeys,
 		Idempotency: a.services.Idempotency, Limiter: limiter, Logger: a.log.With("component", "api"), Version: version,
-	})
+	}
+	// With a bot token, squad roles are checked against Discord's roles.
+	if o := a.discordOptions(); o.BotToken != "" {
+		deps.SquadRoles = discordapi.NewDirectory(discordapi.New(o), discordapi.DefaultTTL)
+	}
+	h, err := api.New(deps)
 	if err != nil {
 		a.fail(fmt.Errorf("build the API: %w", err))
 		return http.NotFoundHandler()

@@ -2,6 +2,7 @@ package discordapi
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -177,6 +178,27 @@ func sortRoles(rs []Role) {
 			rs[j], rs[j-1] = rs[j-1], rs[j]
 		}
 	}
+}
+
+// SquadRoleProblem says why a role may not be a squad's, which the bot gives
+// to anyone who joins: "" when it may, or when Discord does not answer and
+// it cannot be checked (the bot's grant then fails or succeeds on its own).
+func (d *Directory) SquadRoleProblem(ctx context.Context, guild, role int64) string {
+	roles := d.Roles(ctx, guild)
+	if roles == nil {
+		return ""
+	}
+	id := strconv.FormatInt(role, 10)
+	i := slices.IndexFunc(roles, func(r Role) bool { return r.ID == id })
+	switch {
+	case i < 0:
+		return "This server has no such role."
+	case roles[i].Managed:
+		return "“" + roles[i].Name + "” belongs to a bot or an integration; Discord does not let it be given to members."
+	case !roles[i].Grantable():
+		return "“" + roles[i].Name + "” can moderate or run the server, and everyone who joins the squad would get it. Choose a role without staff permissions."
+	}
+	return ""
 }
 
 // RoleName returns a role's name, or its id when unknown.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
@@ -80,29 +79,19 @@ func squadRoles(all []discordapi.Role, chosen string) []discordapi.Role {
 }
 
 // checkSquad puts every problem of a squad form next to its field: the
-// spec's rules, and whether Discord's role may be given to any member. When
-// Discord does not answer, the role cannot be checked here; the bot's grant
-// still can fail and is reported where it happens.
-func (h *Handler) checkSquad(r *http.Request, g *guildCtx, f *form, spec squads.Spec) {
+// spec's rules, and whether a newly chosen role (not kept, the squad's
+// current) may be given to any member. When Discord does not answer, the
+// role cannot be checked here; the bot's grant still can fail and is
+// reported where it happens.
+func (h *Handler) checkSquad(r *http.Request, g *guildCtx, f *form, spec squads.Spec, kept int64) {
 	for _, err := range spec.Problems() {
 		f.domain(err, nil)
 	}
-	if f.Err("role_id") != "" || spec.RoleID <= 0 {
+	if f.Err("role_id") != "" || spec.RoleID <= 0 || spec.RoleID == kept {
 		return
 	}
-	roles := h.dir.Roles(r.Context(), g.ID)
-	if roles == nil {
-		return
-	}
-	id := strconv.FormatInt(spec.RoleID, 10)
-	i := slices.IndexFunc(roles, func(ro discordapi.Role) bool { return ro.ID == id })
-	switch {
-	case i < 0:
-		f.set("role_id", "This server has no such role.")
-	case roles[i].Managed:
-		f.set("role_id", "“"+roles[i].Name+"” belongs to a bot or an integration; Discord does not let it be given to members.")
-	case !roles[i].Grantable():
-		f.set("role_id", "“"+roles[i].Name+"” can moderate or run the server, and everyone who joins the squad would get it. Choose a role without staff permissions.")
+	if msg := h.dir.SquadRoleProblem(r.Context(), g.ID, spec.RoleID); msg != "" {
+		f.set("role_id", msg)
 	}
 }
 
@@ -128,7 +117,7 @@ func (h *Handler) squadCreate(w http.ResponseWriter, r *http.Request, g *guildCt
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
 	spec := specOf(f)
-	h.checkSquad(r, g, f, spec)
+	h.checkSquad(r, g, f, spec, 0)
 	if !f.Has() {
 		s, err := h.d.Squads.Create(r.Context(), g.ID, g.UserID, spec)
 		if err == nil {
@@ -181,7 +170,7 @@ func (h *Handler) squadUpdate(w http.ResponseWriter, r *http.Request, g *guildCt
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
 	spec := specOf(f)
-	h.checkSquad(r, g, f, spec)
+	h.checkSquad(r, g, f, spec, s.RoleID)
 	if !f.Has() {
 		u, err := h.d.Squads.Update(r.Context(), g.ID, g.UserID, s.ID, spec)
 		if err == nil {
