@@ -151,18 +151,24 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// saveConfig opens the bytes configuration, retypes the fields given as
+	// id, value pairs and presses Save.
+	saveConfig := func(fields ...string) []chromedp.Action[chromedp.Void] {
+		acts := []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/guilds/" + guild + "/config"), chromedp.WaitVisible(chromedp.CSS("#daily_amount"))}
+		for i := 0; i+1 < len(fields); i += 2 {
+			acts = append(acts, chromedp.Clear(chromedp.CSS("#"+fields[i])), chromedp.SendKeys(chromedp.CSS("#"+fields[i]), fields[i+1]))
+		}
+		return append(acts, chromedp.Click(chromedp.CSS("button.primary")))
+	}
+
 	t.Run("changes the daily amount and sees it in the audit log", func(t *testing.T) {
 		defer screenshotOnFailure(t, bctx)
-		run(t, 20*time.Second,
-			chromedp.Navigate(base+"/guilds/"+guild+"/config"),
-			chromedp.WaitVisible(chromedp.CSS("#daily_amount")),
-			chromedp.Clear(chromedp.CSS("#daily_amount")),
-			chromedp.SendKeys(chromedp.CSS("#daily_amount"), "42"),
-			chromedp.Click(chromedp.CSS("button.primary")),
+		run(t, 20*time.Second, append(saveConfig("daily_amount", "42"),
 			chromedp.WaitVisible(chromedp.CSS(".flash")),
 			chromedp.Navigate(base+"/guilds/"+guild+"/audit"),
 			chromedp.WaitVisible(chromedp.CSS("ol.audit")),
-		)
+		)...)
 		if b := body(t); !strings.Contains(b, "<ins>42</ins>") || !strings.Contains(b, "bytes.config.update") {
 			t.Fatalf("audit log:\n%s", b)
 		}
@@ -173,16 +179,8 @@ func TestBrowser(t *testing.T) {
 	// messages next to the fields must reach the page, with what was typed.
 	t.Run("sees what is wrong next to the field when a value is refused", func(t *testing.T) {
 		defer screenshotOnFailure(t, bctx)
-		run(t, 20*time.Second,
-			chromedp.Navigate(base+"/guilds/"+guild+"/config"),
-			chromedp.WaitVisible(chromedp.CSS("#daily_amount")),
-			chromedp.Clear(chromedp.CSS("#daily_amount")),
-			chromedp.SendKeys(chromedp.CSS("#daily_amount"), "-7"),
-			chromedp.Clear(chromedp.CSS("#max_transfer")),
-			chromedp.SendKeys(chromedp.CSS("#max_transfer"), "lots"),
-			chromedp.Click(chromedp.CSS("button.primary")),
-			chromedp.WaitVisible(chromedp.CSS("#daily_amount-error")),
-		)
+		run(t, 20*time.Second, append(saveConfig("daily_amount", "-7", "max_transfer", "lots"),
+			chromedp.WaitVisible(chromedp.CSS("#daily_amount-error")))...)
 		ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
 		defer cancel()
 		daily, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#daily_amount")))
