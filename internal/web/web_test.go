@@ -220,6 +220,9 @@ func TestDashboard(t *testing.T) {
 			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") || !strings.Contains(res.body, "<ins>&#34;revoked&#34;</ins>") {
 				t.Errorf("rotation or revocation not audited as it happened:\n%s", res.body)
 			}
+			if res := admin.get(r.path("/apikeys/nonsense/revoke")); res.StatusCode != http.StatusNotFound {
+				t.Errorf("confirmation for an unknown key: %d", res.StatusCode)
+			}
 			if res := admin.get(r.path("/apikeys/" + active[1] + "/rotate")); res.StatusCode != http.StatusConflict {
 				t.Errorf("rotating a revoked key offered: %d", res.StatusCode)
 			}
