@@ -1,6 +1,7 @@
 package discordapi
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -165,19 +166,34 @@ func (d *Directory) Roles(ctx context.Context, guild int64) []Role {
 					out = append(out, r)
 				}
 			}
-			sortRoles(out)
+			slices.SortStableFunc(out, func(a, b Role) int { return cmp.Compare(b.Position, a.Position) })
 		}
 	}
 	d.put(key, out, out != nil)
 	return out
 }
 
-func sortRoles(rs []Role) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].Position > rs[j-1].Position; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
+// Channels returns a guild's channels that carry messages, in the order
+// Discord lists them (by position), or nil when Discord does not answer.
+func (d *Directory) Channels(ctx context.Context, guild int64) []Channel {
+	key := "c:" + strconv.FormatInt(guild, 10)
+	if v, ok := d.cached(key); ok {
+		return v.([]Channel)
+	}
+	var out []Channel
+	if d.c.HasBot() {
+		if cs, err := d.c.GetChannels(ctx, guild); err == nil {
+			out = make([]Channel, 0, len(cs))
+			for _, c := range cs {
+				if messageChannelTypes[c.Type] {
+					out = append(out, c)
+				}
+			}
+			slices.SortStableFunc(out, func(a, b Channel) int { return cmp.Compare(a.Position, b.Position) })
 		}
 	}
+	d.put(key, out, out != nil)
+	return out
 }
 
 // SquadRoleProblem says why a role may not be a squad's, which the bot gives

@@ -274,6 +274,31 @@ func (c *Client) GetRoles(ctx context.Context, guild int64) ([]Role, error) {
 	return rs, err
 }
 
+// Channel is a guild channel.
+type Channel struct {
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Type     int     `json:"type"`
+	Position int     `json:"position"`
+	ParentID *string `json:"parent_id"`
+}
+
+// Channel types that carry messages (Discord's GUILD_TEXT, GUILD_VOICE with
+// its text chat, GUILD_ANNOUNCEMENT, GUILD_STAGE_VOICE, GUILD_FORUM, GUILD_MEDIA);
+// categories and threads are left out.
+var messageChannelTypes = map[int]bool{0: true, 2: true, 5: true, 13: true, 15: true, 16: true}
+
+// Postable reports whether the bot can post a plain message there (a text
+// or announcement channel): what a mod-log needs.
+func (c Channel) Postable() bool { return c.Type == 0 || c.Type == 5 }
+
+// GetChannels reads a guild's channels with the bot token.
+func (c *Client) GetChannels(ctx context.Context, guild int64) ([]Channel, error) {
+	var cs []Channel
+	err := c.get(ctx, c.bot(), "/guilds/"+strconv.FormatInt(guild, 10)+"/channels", &cs)
+	return cs, err
+}
+
 func (c *Client) get(ctx context.Context, auth, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.o.APIURL+path, nil)
 	if err != nil {

@@ -19,6 +19,7 @@ type automodData struct {
 	Outcomes []automod.Outcome
 	Tried    bool
 	Rule     *automod.Rule // the one edited or deleted
+	Opts     pickOptions
 }
 
 // automodPage lists the rules with a new-rule form, the moderation settings
@@ -55,11 +56,14 @@ func (h *Handler) renderAutomod(w http.ResponseWriter, r *http.Request, g *guild
 	if d.Try == nil {
 		d.Try = newForm(url.Values{"no_avatar": {"on"}})
 	}
+	d.Opts = h.pickOptions(ctx, g.ID)
 	h.render(w, r, status, "automod", &page{Title: "Auto-moderation", Nav: "automod", Guild: g, Data: d})
 }
 
+// newRule is the new-rule form's start: a warning, so that a pattern that
+// catches more than meant costs nobody their membership before it is tuned.
 func newRule() automod.Rule {
-	return automod.Rule{Kind: automod.KindUsername, Enabled: true, Action: automod.ActionBan}
+	return automod.Rule{Kind: automod.KindUsername, Enabled: true, Action: automod.ActionWarn}
 }
 
 // ruleValues is a rule as the form shows it.
@@ -191,7 +195,7 @@ func (h *Handler) ruleEdit(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	if !ok {
 		return
 	}
-	d := automodData{RuleForm: newForm(ruleValues(rule)), Rule: &rule}
+	d := automodData{RuleForm: newForm(ruleValues(rule)), Rule: &rule, Opts: h.pickOptions(r.Context(), g.ID)}
 	h.render(w, r, http.StatusOK, "automod_rule", &page{Title: "Edit " + rule.Name, Nav: "automod", Guild: g, Data: d})
 }
 
@@ -215,7 +219,7 @@ func (h *Handler) ruleUpdate(w http.ResponseWriter, r *http.Request, g *guildCtx
 			return
 		}
 	}
-	d := automodData{RuleForm: f, Rule: &rule}
+	d := automodData{RuleForm: f, Rule: &rule, Opts: h.pickOptions(r.Context(), g.ID)}
 	h.render(w, r, http.StatusUnprocessableEntity, "automod_rule", &page{Title: "Edit " + rule.Name, Nav: "automod", Guild: g, Data: d})
 }
 

@@ -71,9 +71,10 @@ func (f *form) idField(name string) int64 {
 }
 
 // idList parses a list of Discord ids separated by commas, spaces or lines.
+// Checkboxes send one value each, a typed list one value in all.
 func (f *form) idList(name string) []int64 {
 	out := []int64{}
-	for _, s := range splitList(f.Get(name)) {
+	for _, s := range splitList(strings.Join(f.Values[name], ",")) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n <= 0 {
 			f.set(name, "Enter Discord ids (digits only), separated by commas.")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/automod"
+	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
@@ -129,10 +130,86 @@ func TestAutomodPages(t *testing.T) {
 			st.EscalateAction != automod.ActionTimeout || st.EscalateTimeoutSeconds != 3600 {
 			t.Fatalf("settings = %+v", st)
 		}
-		if res := admin.get(r.path("/automod")); !strings.Contains(res.body, `value="11, 12"`) {
-			t.Error("saved exempt roles not shown")
+		// Ids Discord does not list stay chosen, so a save does not drop them.
+		res = admin.get(r.path("/automod"))
+		for _, id := range []string{"11", "12"} {
+			if !regexp.MustCompile(`name="exempt_roles" value="` + id + `" checked><label [^>]*>Not found in this server \(` + id + `\)`).MatchString(res.body) {
+				t.Errorf("saved exempt role %s not shown checked:\n%s", id, res.body)
+			}
 		}
 	})
+}
+
+// TestAutomodPickers: roles and channels are chosen by name from what
+// Discord lists; only channels the bot can post in are offered as the
+// mod-log; ticked boxes are saved and shown ticked; a new rule starts as a
+// warning.
+func TestAutomodPickers(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{})
+	admin := r.signIn(r.demo.AdminID)
+	ctx := context.Background()
+	idOf := func(id emulator.ID) string { return strconv.FormatUint(uint64(id), 10) }
+	helper, contributor := idOf(r.demo.Roles[emulator.RoleHelper]), idOf(r.demo.Roles[emulator.RoleContributor])
+	lounge, modLog := idOf(r.demo.Channels["Lounge"]), idOf(r.demo.ModLog)
+
+	res := admin.get(r.path("/automod"))
+	settings := res.body[strings.Index(res.body, `id="settings"`):]
+	modLogSelect := regexp.MustCompile(`(?s)<select id="settings-mod_log_channel".*?</select>`).FindString(settings)
+	if !strings.Contains(modLogSelect, `<option value="`+modLog+`" >#mod-log</option>`) || strings.Contains(modLogSelect, "Lounge") {
+		t.Errorf("mod-log choices: want #mod-log and no voice channel:\n%s", modLogSelect)
+	}
+	for _, want := range []string{`value="` + helper + `" ><label for="settings-exempt_roles-`, `>@` + emulator.RoleHelper + `</label>`,
+		`value="` + lounge + `" ><label for="settings-exempt_channels-`, `>#Lounge (voice)</label>`} {
+		if !strings.Contains(settings, want) {
+			t.Errorf("settings form lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`<option value="warn" selected>`).MatchString(res.body) {
+		t.Error("a new rule does not start as a warning")
+	}
+
+	form := url.Values{"mod_log_channel": {modLog}, "exempt_roles": {helper, contributor}, "exempt_channels": {lounge}}
+	if res := admin.post(r.path("/automod/settings"), form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("settings: %d\n%s", res.StatusCode, res.body)
+	}
+	st, _ := r.mod.Settings(ctx, r.guild)
+	if st.ModLogChannel != int64(r.demo.ModLog) || fmt.Sprint(st.ExemptRoles) != fmt.Sprint([]int64{int64(r.demo.Roles[emulator.RoleHelper]), int64(r.demo.Roles[emulator.RoleContributor])}) ||
+		fmt.Sprint(st.ExemptChannels) != fmt.Sprint([]int64{int64(r.demo.Channels["Lounge"])}) {
+		t.Fatalf("settings = %+v", st)
+	}
+	res = admin.get(r.path("/automod"))
+	for _, id := range []string{helper, contributor, lounge} {
+		if !strings.Contains(res.body, `value="`+id+`" checked>`) {
+			t.Errorf("%s not shown ticked", id)
+		}
+	}
+	if !strings.Contains(res.body, `<option value="`+modLog+`" selected>#mod-log</option>`) {
+		t.Error("mod-log channel not shown chosen")
+	}
+
+	// A rule's own exemptions are ticked the same way, and unticking all of
+	// them clears them.
+	rule := url.Values{"name": {"Flood"}, "kind": {"message_rate"}, "count": {"5"}, "window_seconds": {"10"}, "action": {"warn"},
+		"enabled": {"on"}, "exempt_channels": {idOf(r.demo.BotCommands)}}
+	if res := admin.post(r.path("/automod/rules"), rule); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", res.StatusCode, res.body)
+	}
+	rules, _ := r.mod.Rules(ctx, r.guild)
+	if len(rules) != 1 || fmt.Sprint(rules[0].ExemptChannels) != fmt.Sprint([]int64{int64(r.demo.BotCommands)}) {
+		t.Fatalf("rules = %+v", rules)
+	}
+	id := strconv.FormatInt(rules[0].ID, 10)
+	edit := formValues(admin.get(r.path("/automod/rules/" + id)).body)
+	if got := edit["exempt_channels"]; fmt.Sprint(got) != fmt.Sprint([]string{idOf(r.demo.BotCommands)}) {
+		t.Fatalf("edit form exempt channels = %v", got)
+	}
+	edit.Del("exempt_channels")
+	if res := admin.post(r.path("/automod/rules/"+id), edit); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", res.StatusCode, res.body)
+	}
+	if rule, _ := r.mod.Rule(ctx, r.guild, rules[0].ID); len(rule.ExemptChannels) != 0 {
+		t.Fatalf("exemptions not cleared: %+v", rule)
+	}
 }
 
 // TestCasePages: filters, cursor pages, names, resolving, the member profile.
@@ -292,4 +369,35 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), x...)
 	}
 	return out
+}
+
+// TestAutomodPickersWithoutDiscord: when Discord does not list the roles and
+// channels, the settings take typed ids, so an outage locks nothing.
+func TestAutomodPickersWithoutDiscord(t *testing.T) {
+	down := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if strings.HasSuffix(req.URL.Path, "/roles") || strings.HasSuffix(req.URL.Path, "/channels") {
+				http.Error(w, "unavailable", http.StatusBadGateway)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{discord: down})
+	admin := r.signIn(r.demo.AdminID)
+	res := admin.get(r.path("/automod"))
+	for _, want := range []string{`<label for="settings-exempt_roles">Exempt roles (ids)</label>`, `<input id="settings-mod_log_channel" name="mod_log_channel" inputmode="numeric"`} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("no typed-id fallback %s:\n%s", want, res.body)
+		}
+	}
+	if res := admin.post(r.path("/automod/settings"), url.Values{"exempt_roles": {"11, 12"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("settings: %d\n%s", res.StatusCode, res.body)
+	}
+	if st, _ := r.mod.Settings(context.Background(), r.guild); fmt.Sprint(st.ExemptRoles) != "[11 12]" {
+		t.Fatalf("settings = %+v", st)
+	}
+	if res := admin.get(r.path("/automod")); !strings.Contains(res.body, `name="exempt_roles" value="11, 12"`) {
+		t.Error("typed ids not shown back")
+	}
 }

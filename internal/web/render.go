@@ -178,7 +178,10 @@ var funcs = template.FuncMap{
 	"field": func(f *form, name, id, label, hint string) fieldData {
 		return fieldData{Form: f, Name: name, ID: id, Label: label, Hint: hint}
 	},
-	"ruleForm": func(f *form, csrf string) ruleFormData { return ruleFormData{Form: f, CSRF: csrf} },
+	"ruleForm": func(f *form, csrf string, opts pickOptions) ruleFormData {
+		return ruleFormData{Form: f, CSRF: csrf, Opts: opts}
+	},
+	"picker": picker,
 	"dur": func(d time.Duration) string {
 		if d <= 0 {
 			return "0s"
@@ -203,6 +206,7 @@ type fieldData struct {
 type ruleFormData struct {
 	Form *form
 	CSRF string
+	Opts pickOptions
 }
 
 type squadFormData struct {

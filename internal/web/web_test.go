@@ -256,7 +256,11 @@ func formValues(body string) url.Values {
 		if name == "" || (strings.Contains(m, `type="checkbox"`) && !strings.Contains(m, "checked")) {
 			continue
 		}
-		v.Set(name, attr(m, "value"))
+		if strings.Contains(m, `type="checkbox"`) {
+			v.Add(name, attr(m, "value")) // a picker sends each checked box
+		} else {
+			v.Set(name, attr(m, "value"))
+		}
 	}
 	for _, m := range regexp.MustCompile(`(?s)<select[^>]*name="([^"]+)".*?</select>`).FindAllStringSubmatch(body, -1) {
 		sel := regexp.MustCompile(`<option value="([^"]*)"[^>]*selected`).FindStringSubmatch(m[0])

@@ -42,10 +42,12 @@ type RoleSpec struct {
 	Managed     bool   `json:"managed,omitempty"`
 }
 
-// ChannelSpec seeds a text channel.
+// ChannelSpec seeds a channel: a text channel unless Type says otherwise
+// (2 voice, 4 category, 5 announcements, as Discord numbers them).
 type ChannelSpec struct {
 	Name  string `json:"name"`
 	Topic string `json:"topic,omitempty"`
+	Type  int    `json:"type,omitempty"`
 }
 
 // MemberSpec seeds a member: either an existing UserID or a new user built
@@ -116,7 +118,7 @@ func (e *Emulator) SeedGuild(spec GuildSpec) (*GuildIDs, error) {
 		ids.Roles[rs.Name] = r.ID
 	}
 	for i, cs := range spec.Channels {
-		c := &Channel{ID: e.newID(), GuildID: g.ID, Name: cs.Name, Topic: cs.Topic, Position: i}
+		c := &Channel{ID: e.newID(), GuildID: g.ID, Name: cs.Name, Topic: cs.Topic, Type: cs.Type, Position: i}
 		e.channels[c.ID] = c
 		g.Channels = append(g.Channels, c.ID)
 		ids.Channels[cs.Name] = c.ID

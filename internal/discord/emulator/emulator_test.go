@@ -180,7 +180,7 @@ func TestReadyGuildCreateAndMessage(t *testing.T) {
 		t.Fatalf("unexpected READY: user=%v guilds=%v", ready.User.ID, ready.Guilds)
 	}
 	gr := waitFor[*events.GuildReady](t, rec, nil)
-	if gr.Guild.Name != "Smarter Dev Demo" || len(gr.Guild.Members) != 9 || len(gr.Guild.Channels) != 3 || len(gr.Guild.Roles) != 8 {
+	if gr.Guild.Name != "Smarter Dev Demo" || len(gr.Guild.Members) != 9 || len(gr.Guild.Channels) != 4 || len(gr.Guild.Roles) != 8 {
 		t.Fatalf("GUILD_CREATE: name=%q members=%d channels=%d roles=%d", gr.Guild.Name, len(gr.Guild.Members),
 			len(gr.Guild.Channels), len(gr.Guild.Roles))
 	}

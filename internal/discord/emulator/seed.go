@@ -54,6 +54,7 @@ func (e *Emulator) SeedDemo() *Demo {
 			{Name: "general", Topic: "Say hi!"},
 			{Name: "bot-commands", Topic: "Talk to the bot here"},
 			{Name: "mod-log", Topic: "Moderation actions"},
+			{Name: "Lounge", Type: 2},
 		},
 		Members: []MemberSpec{
 			{Username: "ada", GlobalName: "Ada Owner", Owner: true, CreatedAt: time.Date(2016, 3, 1, 9, 0, 0, 0, time.UTC), JoinedAt: created, Avatar: "a1b2c3d4e5f60718293a4b5c6d7e8f90"},
