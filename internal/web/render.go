@@ -163,6 +163,14 @@ var funcs = template.FuncMap{
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"id":  func(n int64) string { return strconv.FormatInt(n, 10) },
 	"add": func(a, b int) int { return a + b },
+	// count writes "1 day" and "3 days", the plural being the singular and "s".
+	"count": func(n any, noun string) string {
+		v := fmt.Sprint(n)
+		if v == "1" {
+			return v + " " + noun
+		}
+		return v + " " + noun + "s"
+	},
 	"initial": func(s string) string {
 		for _, r := range s {
 			return strings.ToUpper(string(r))

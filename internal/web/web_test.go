@@ -171,6 +171,13 @@ func TestDashboard(t *testing.T) {
 			if res.StatusCode != 200 || !strings.Contains(res.body, `id="balance">93<`) || !strings.Contains(res.body, "thanks") {
 				t.Fatalf("profile: %d\n%s", res.StatusCode, res.body)
 			}
+			if !regexp.MustCompile(`<dt>Streak</dt><dd>(1 day|[02-9]\d* days)[ <]`).MatchString(res.body) {
+				t.Error("streak not written as days")
+			}
+			// The initial stands in should the CDN not serve the avatar.
+			if !regexp.MustCompile(`<img class="avatar" src="https://cdn.discordapp.com/avatars/[^"]+" alt="" data-initial="G"`).MatchString(res.body) {
+				t.Error("avatar without its initial")
+			}
 			if res := admin.get(r.path("/members/1234")); res.StatusCode != 404 {
 				t.Errorf("unknown member: %d", res.StatusCode)
 			}
