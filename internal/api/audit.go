@@ -8,6 +8,8 @@ import (
 
 type auditInput struct {
 	GuildPath
+	Area  string `query:"area" enum:"bytes,squads,automod,moderation,cases,apikeys" doc:"Only changes to this part: the first segment of action"`
+	Actor string `query:"actor" pattern:"^[0-9]{1,20}$" doc:"Only changes this user made"`
 	PageQuery
 }
 
@@ -29,7 +31,12 @@ func (s *server) listAudit(ctx context.Context, in *auditInput) (*auditOutput, e
 	if err != nil {
 		return nil, err
 	}
-	es, err := audit.List(ctx, s.DB, guild, before, in.Limit)
+	actor, err := optionalSnowflake("actor", in.Actor)
+	if err != nil {
+		return nil, err
+	}
+	f := audit.Filter{Area: in.Area, Actor: actor}
+	es, err := audit.List(ctx, s.DB, guild, before, in.Limit, f)
 	if err != nil {
 		return nil, err
 	}

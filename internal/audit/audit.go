@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -47,13 +50,30 @@ func Record(ctx context.Context, tx *store.Tx, e Entry, before, after any) error
 	return nil
 }
 
+// Areas are the parts of the product whose changes are audited: the first
+// segment of an action ("bytes" of "bytes.config.update").
+var Areas = []string{"bytes", "squads", "automod", "moderation", "cases", "apikeys"}
+
+// Filter narrows a listing; the zero value lists everything.
+type Filter struct {
+	Area  string // one of Areas, or ""
+	Actor int64  // who made the change, or 0 for anyone
+}
+
 // List returns a guild's entries newest first, older than the cursor id
 // (0: from the newest), at most limit.
-func List(ctx context.Context, db *store.DB, guild, before int64, limit int) ([]Entry, error) {
+func List(ctx context.Context, db *store.DB, guild, before int64, limit int, f Filter) ([]Entry, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := db.Q().ListAudit(ctx, sqldb.ListAuditParams{GuildID: guild, Before: before, Lim: int32(limit)})
+	like := ""
+	if f.Area != "" {
+		if !slices.Contains(Areas, f.Area) {
+			return nil, apperr.InvalidField("area", "must be one of %s; got %q", strings.Join(Areas, ", "), f.Area)
+		}
+		like = f.Area + ".%"
+	}
+	rows, err := db.Q().ListAudit(ctx, sqldb.ListAuditParams{GuildID: guild, Before: before, ActionLike: like, ActorID: f.Actor, Lim: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}

@@ -2,11 +2,14 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/audit"
@@ -16,7 +19,8 @@ import (
 const auditPerPage = 30
 
 type change struct {
-	Path    string
+	Path    string // the JSON path, e.g. role_rewards[0].threshold
+	Label   string // the path in words, e.g. "Role rewards 1 › Threshold"
 	Before  string // "" with Added
 	After   string // "" with Removed
 	Added   bool
@@ -24,53 +28,206 @@ type change struct {
 }
 
 type auditRow struct {
-	ID      int64
-	At      time.Time
-	Actor   discordapi.Profile
-	System  bool
-	Action  string
-	Target  string
-	Reason  string
-	Changes []change
+	ID         int64
+	At         time.Time
+	Actor      discordapi.Profile
+	ActorID    int64
+	System     bool
+	Action     string
+	Title      string // the action in words
+	Subject    string // what was changed, in words; "" for the guild itself
+	SubjectURL string // its dashboard page, when it has one
+	Reason     string
+	Changes    []change
 }
 
 type auditData struct {
-	Rows  []auditRow
-	Next  int64
-	Paged bool
+	Rows     []auditRow
+	Areas    []auditArea
+	Area     string
+	Actor    int64
+	ActorArg discordapi.Profile // the actor filtered on
+	Filtered bool
+	First    string // the query of the newest page, with the filter
+	Next     string // the query of the next page; "" on the last
+	Paged    bool
+}
+
+type auditArea struct{ Value, Label string }
+
+// auditAreaLabels name audit.Areas for the filter, in the navigation's words.
+var auditAreaLabels = map[string]string{
+	"bytes": "Bytes (settings and adjustments)", "squads": "Squads", "automod": "Auto-moderation rules",
+	"moderation": "Moderation settings", "cases": "Cases", "apikeys": "API keys",
+}
+
+// auditTitles say what each audited action did.
+var auditTitles = map[string]string{
+	"bytes.config.update": "Bytes settings changed", "bytes.grant": "Bytes granted", "bytes.deduct": "Bytes deducted",
+	"squads.create": "Squad created", "squads.update": "Squad changed", "squads.delete": "Squad deleted",
+	"automod.rule.create": "Auto-moderation rule added", "automod.rule.update": "Auto-moderation rule changed",
+	"automod.rule.delete": "Auto-moderation rule deleted", "moderation.settings.update": "Moderation settings changed",
+	"apikeys.create": "API key created", "apikeys.revoke": "API key revoked", "apikeys.rotate": "API key rotated",
+}
+
+func auditTitle(action string) string {
+	if t, ok := auditTitles[action]; ok {
+		return t
+	}
+	if state, ok := strings.CutPrefix(action, "cases."); ok {
+		return "Case " + state
+	}
+	return action
 }
 
 func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) {
 	ctx := r.Context()
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1)
+	q := r.URL.Query()
+	d := auditData{Area: q.Get("area")}
+	for _, a := range audit.Areas {
+		d.Areas = append(d.Areas, auditArea{Value: a, Label: auditAreaLabels[a]})
+	}
+	if s := q.Get("actor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			h.errorPage(w, r, http.StatusBadRequest, "The actor must be a Discord user id.")
+			return
+		}
+		d.Actor = n
+	}
+	if d.Area != "" && !slices.Contains(audit.Areas, d.Area) {
+		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
+		return
+	}
+	d.Filtered = d.Area != "" || d.Actor != 0
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, audit.Filter{Area: d.Area, Actor: d.Actor})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	d := auditData{Paged: before > 0}
+	d.Paged = before > 0
+	filter := url.Values{}
+	if d.Area != "" {
+		filter.Set("area", d.Area)
+	}
+	if d.Actor != 0 {
+		filter.Set("actor", strconv.FormatInt(d.Actor, 10))
+	}
+	d.First = filter.Encode()
 	if len(entries) > auditPerPage {
 		entries = entries[:auditPerPage]
-		d.Next = entries[len(entries)-1].ID
+		filter.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+		d.Next = filter.Encode()
 	}
-	var actors []int64
+	var people []int64
 	for _, e := range entries {
 		if e.ActorID > 0 {
-			actors = append(actors, e.ActorID)
+			people = append(people, e.ActorID)
+		}
+		if id, ok := targetID(e.Target, "user:"); ok {
+			people = append(people, id)
 		}
 	}
-	names := h.dir.Members(ctx, g.ID, actors)
+	if d.Actor != 0 {
+		people = append(people, d.Actor)
+	}
+	names := h.dir.Members(ctx, g.ID, people)
+	d.ActorArg = names[d.Actor]
+	v := newValueNames(ctx, h, g.ID)
 	for _, e := range entries {
-		d.Rows = append(d.Rows, auditRow{ID: e.ID, At: e.At, Actor: names[e.ActorID], System: e.ActorID == 0, Action: e.Action,
-			Target: e.Target, Reason: e.Reason, Changes: diffJSON(e.Before, e.After)})
+		row := auditRow{ID: e.ID, At: e.At, Actor: names[e.ActorID], ActorID: e.ActorID, System: e.ActorID == 0, Action: e.Action,
+			Title: auditTitle(e.Action), Reason: e.Reason, Changes: v.diff(e.Before, e.After)}
+		row.Subject, row.SubjectURL = subject(g, e, names)
+		d.Rows = append(d.Rows, row)
 	}
 	h.render(w, r, http.StatusOK, "audit", &page{Title: "Audit log", Nav: "audit", Guild: g, Data: d})
 }
 
-// diffJSON flattens two JSON documents into dotted paths and lists what
-// differs: a readable before/after of an audited change.
-func diffJSON(before, after []byte) []change {
-	b, a := map[string]string{}, map[string]string{}
+func targetID(target, prefix string) (int64, bool) {
+	s, ok := strings.CutPrefix(target, prefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// subject names what an entry changed, with a link to it while it exists.
+func subject(g *guildCtx, e audit.Entry, names map[int64]discordapi.Profile) (string, string) {
+	name := jsonName(e.After)
+	if name == "" {
+		name = jsonName(e.Before)
+	}
+	deleted := strings.HasSuffix(e.Action, ".delete")
+	switch kind, rest, _ := strings.Cut(e.Target, ":"); kind {
+	case "user":
+		id, _ := strconv.ParseInt(rest, 10, 64)
+		return names[id].Name, guildPath(g, "/members/"+rest)
+	case "squad", "rule":
+		if name == "" {
+			name = kind + " " + rest
+		}
+		if deleted {
+			return name, ""
+		}
+		if kind == "squad" {
+			return name, guildPath(g, "/squads/"+rest)
+		}
+		return name, guildPath(g, "/automod/rules/"+rest)
+	case "case":
+		return "Case #" + rest, guildPath(g, "/cases/"+rest)
+	case "apikey":
+		if name != "" {
+			return "“" + name + "” (" + rest + ")", ""
+		}
+		return rest, ""
+	case "guild", "":
+		return "", ""
+	}
+	return e.Target, ""
+}
+
+// jsonName is the "name" field of a JSON object, or "".
+func jsonName(raw []byte) string {
+	var v struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(raw, &v)
+	return v.Name
+}
+
+// hiddenFields change with every entry, or never: bookkeeping the entry
+// itself already says.
+var hiddenFields = map[string]bool{"id": true, "guild_id": true, "version": true, "created_at": true, "updated_at": true}
+
+// Fields that hold Discord ids, shown by name.
+var (
+	roleFields    = map[string]bool{"role_id": true, "exempt_roles": true}
+	channelFields = map[string]bool{"mod_log_channel": true, "exempt_channels": true}
+)
+
+// valueNames writes audited values as an admin reads them: names for role
+// and channel ids, dates as the rest of the dashboard writes them.
+type valueNames struct {
+	roles, channels map[string]string
+}
+
+func newValueNames(ctx context.Context, h *Handler, guild int64) valueNames {
+	v := valueNames{roles: map[string]string{}, channels: map[string]string{}}
+	p := h.pickOptions(ctx, guild)
+	for _, o := range p.Roles {
+		v.roles[o.Value] = o.Label
+	}
+	for _, o := range p.Channels {
+		v.channels[o.Value] = o.Label
+	}
+	return v
+}
+
+// diff flattens two JSON documents into paths and lists what differs.
+func (v valueNames) diff(before, after []byte) []change {
+	b, a := map[string]any{}, map[string]any{}
 	flatten("", decode(before), b)
 	flatten("", decode(after), a)
 	var keys []string
@@ -85,19 +242,31 @@ func diffJSON(before, after []byte) []change {
 	slices.Sort(keys)
 	var out []change
 	for _, k := range keys {
+		if hiddenFields[k] {
+			continue
+		}
 		bv, inB := b[k]
 		av, inA := a[k]
+		c := change{Path: k, Label: fieldLabel(k)}
 		switch {
-		case inB && inA && bv == av:
+		case inB && inA && same(bv, av):
+			continue
 		case !inB:
-			out = append(out, change{Path: k, After: av, Added: true})
+			c.After, c.Added = v.format(k, av), true
 		case !inA:
-			out = append(out, change{Path: k, Before: bv, Removed: true})
+			c.Before, c.Removed = v.format(k, bv), true
 		default:
-			out = append(out, change{Path: k, Before: bv, After: av})
+			c.Before, c.After = v.format(k, bv), v.format(k, av)
 		}
+		out = append(out, c)
 	}
 	return out
+}
+
+func same(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }
 
 func decode(raw []byte) any {
@@ -113,15 +282,17 @@ func decode(raw []byte) any {
 	return v
 }
 
-func flatten(prefix string, v any, out map[string]string) {
+// flatten maps each leaf of v to its path; a list of plain values (ids,
+// extensions) stays one value, a list of objects is split by position.
+func flatten(prefix string, v any, out map[string]any) {
 	switch t := v.(type) {
 	case nil:
 		if prefix != "" {
-			out[prefix] = "null"
+			out[prefix] = nil
 		}
 	case map[string]any:
 		if len(t) == 0 && prefix != "" {
-			out[prefix] = "{}"
+			out[prefix] = t
 		}
 		for k, x := range t {
 			p := k
@@ -131,15 +302,101 @@ func flatten(prefix string, v any, out map[string]string) {
 			flatten(p, x, out)
 		}
 	case []any:
-		if len(t) == 0 {
-			out[prefix] = "[]"
+		if !slices.ContainsFunc(t, func(x any) bool { _, obj := x.(map[string]any); return obj }) {
+			out[prefix] = t
+			return
 		}
 		for i, x := range t {
 			flatten(fmt.Sprintf("%s[%d]", prefix, i), x, out)
 		}
-	case string:
-		out[prefix] = strconv.Quote(t)
 	default:
-		out[prefix] = fmt.Sprint(t)
+		out[prefix] = v
 	}
+}
+
+// fieldLabel writes a path in words: role_rewards[0].role_id is
+// "Role rewards 1 › Role".
+func fieldLabel(path string) string {
+	if path == "" {
+		return "Value"
+	}
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		name, index, _ := strings.Cut(p, "[")
+		name = strings.TrimSuffix(name, "_id")
+		name = strings.ReplaceAll(strings.ReplaceAll(name, "mod_log", "mod-log"), "_", " ")
+		if index != "" {
+			n, _ := strconv.Atoi(strings.TrimSuffix(index, "]"))
+			name += " " + strconv.Itoa(n+1)
+		}
+		if name != "" {
+			name = strings.ToUpper(name[:1]) + name[1:]
+		}
+		parts[i] = name
+	}
+	return strings.Join(parts, " › ")
+}
+
+// format writes one value: names for ids, dates as dates, "(empty)" and
+// "none" kept apart so that an emptied text differs from an absent one.
+func (v valueNames) format(path string, x any) string {
+	leaf := path[strings.LastIndex(path, ".")+1:]
+	if i := strings.Index(leaf, "["); i >= 0 {
+		leaf = leaf[:i]
+	}
+	names := map[string]string(nil)
+	switch {
+	case roleFields[leaf]:
+		names = v.roles
+	case channelFields[leaf]:
+		names = v.channels
+	}
+	one := func(x any) string {
+		switch t := x.(type) {
+		case nil:
+			return "none"
+		case bool:
+			if t {
+				return "yes"
+			}
+			return "no"
+		case json.Number:
+			if names != nil {
+				if n, ok := names[t.String()]; ok {
+					return n
+				}
+			}
+			if n, err := t.Int64(); err == nil && !strings.HasSuffix(leaf, "_id") && names == nil {
+				return formatNum(n)
+			}
+			return t.String()
+		case string:
+			if names != nil {
+				if n, ok := names[t]; ok {
+					return n
+				}
+			}
+			if t == "" {
+				return "(empty)"
+			}
+			if at, err := time.Parse(time.RFC3339Nano, t); err == nil {
+				return at.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			return t
+		case map[string]any:
+			return "{}"
+		}
+		return fmt.Sprint(x)
+	}
+	if list, ok := x.([]any); ok {
+		if len(list) == 0 {
+			return "none"
+		}
+		s := make([]string, len(list))
+		for i, e := range list {
+			s[i] = one(e)
+		}
+		return strings.Join(s, ", ")
+	}
+	return one(x)
 }

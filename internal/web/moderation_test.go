@@ -13,6 +13,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
+	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/moderation"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
@@ -399,5 +400,65 @@ func TestAutomodPickersWithoutDiscord(t *testing.T) {
 	}
 	if res := admin.get(r.path("/automod")); !strings.Contains(res.body, `name="exempt_roles" value="11, 12"`) {
 		t.Error("typed ids not shown back")
+	}
+}
+
+// TestAuditLogReadable: entries say what happened in words, name roles,
+// channels and members, leave out bookkeeping, and filter by part and by
+// who made the change.
+func TestAuditLogReadable(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{})
+	admin := r.signIn(r.demo.AdminID)
+	ctx := context.Background()
+	idOf := func(id emulator.ID) string { return strconv.FormatUint(uint64(id), 10) }
+	gary := r.demo.Members["gopher_gary"]
+	r.openAccount(gary)
+
+	if res := admin.post(r.path("/automod/settings"), url.Values{"mod_log_channel": {idOf(r.demo.ModLog)},
+		"exempt_roles": {idOf(r.demo.Roles[emulator.RoleHelper])}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("settings: %d\n%s", res.StatusCode, res.body)
+	}
+	if _, err := r.econ.Adjust(ctx, r.guild, economy.Member{ID: int64(gary), Name: "gary"}, int64(r.demo.AdminID), 1500, "event prize"); err != nil {
+		t.Fatal(err)
+	}
+
+	res := admin.get(r.path("/audit"))
+	for _, want := range []string{
+		`<strong class="action">Moderation settings changed</strong>`,
+		`<th scope="row" title="exempt_roles">Exempt roles</th>`, `<ins>@` + emulator.RoleHelper + `</ins>`,
+		`<th scope="row" title="mod_log_channel">Mod-log channel</th>`, `<ins>#mod-log</ins>`,
+		`<strong class="action">Bytes granted</strong>: <a href="/guilds/` + idOf(r.demo.GuildID) + `/members/` + idOf(gary) + `">Gary</a>`,
+		`<ins>1,600</ins>`, `Reason: event prize`, `<code class="muted" title="The action as the API names it">bytes.grant</code>`,
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+	if strings.Contains(res.body, `title="version"`) {
+		t.Error("the version bump is listed as a change")
+	}
+
+	for query, want := range map[string][]string{
+		"area=moderation": {"Moderation settings changed"},
+		"area=bytes":      {"Bytes granted"},
+		"actor=" + idOf(r.demo.AdminID) + "&area=bytes": {"Only changes by <strong>Grace Admin</strong>", "Bytes granted"},
+	} {
+		res := admin.get(r.path("/audit?" + query))
+		for _, w := range want {
+			if !strings.Contains(res.body, w) {
+				t.Errorf("audit?%s lacks %q", query, w)
+			}
+		}
+		if n := strings.Count(res.body, `<li class="card"`); n != 1 {
+			t.Errorf("audit?%s: %d entries, want 1", query, n)
+		}
+	}
+	if res := admin.get(r.path("/audit?actor=999")); !strings.Contains(res.body, "No change matches this filter.") {
+		t.Error("an empty filter result is not said")
+	}
+	for _, bad := range []string{"area=economy", "actor=me", "actor=-4"} {
+		if res := admin.get(r.path("/audit?" + bad)); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("audit?%s: %d, want 400", bad, res.StatusCode)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func TestDashboard(t *testing.T) {
 			if res := admin.get(r.path("/apikeys")); strings.Contains(res.body, "/revoke") || !strings.Contains(res.body, "revoked") {
 				t.Error("a key is still active")
 			}
-			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") || !strings.Contains(res.body, "<ins>&#34;revoked&#34;</ins>") {
+			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") || !strings.Contains(res.body, "<ins>revoked</ins>") {
 				t.Errorf("rotation or revocation not audited as it happened:\n%s", res.body)
 			}
 			if res := admin.get(r.path("/apikeys/nonsense/revoke")); res.StatusCode != http.StatusNotFound {

@@ -167,6 +167,36 @@ func (e RuleKind) Valid() bool {
 	}
 }
 
+// Defines values for ListAuditParamsArea.
+const (
+	Apikeys    ListAuditParamsArea = "apikeys"
+	Automod    ListAuditParamsArea = "automod"
+	Bytes      ListAuditParamsArea = "bytes"
+	Cases      ListAuditParamsArea = "cases"
+	Moderation ListAuditParamsArea = "moderation"
+	Squads     ListAuditParamsArea = "squads"
+)
+
+// Valid indicates whether the value is a known member of the ListAuditParamsArea enum.
+func (e ListAuditParamsArea) Valid() bool {
+	switch e {
+	case Apikeys:
+		return true
+	case Automod:
+		return true
+	case Bytes:
+		return true
+	case Cases:
+		return true
+	case Moderation:
+		return true
+	case Squads:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListCasesParamsAction.
 const (
 	ListCasesParamsActionBan       ListCasesParamsAction = "ban"
@@ -893,12 +923,21 @@ type UserBody struct {
 
 // ListAuditParams defines parameters for ListAudit.
 type ListAuditParams struct {
+	// Area Only changes to this part: the first segment of action
+	Area *ListAuditParamsArea `form:"area,omitempty" json:"area,omitempty"`
+
+	// Actor Only changes this user made
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
 	// Cursor next_cursor of the previous page; absent for the first page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Limit Rows per page
 	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ListAuditParamsArea defines parameters for ListAudit.
+type ListAuditParamsArea string
 
 // ClaimDailyParams defines parameters for ClaimDaily.
 type ClaimDailyParams struct {
@@ -2237,6 +2276,30 @@ func NewListAuditRequest(server string, guild string, params *ListAuditParams) (
 		// styled parameters, preserving literal commas as delimiters
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
+
+		if params.Area != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "area", *params.Area, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
 
 		if params.Cursor != nil {
 

@@ -32,4 +32,8 @@ INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason
 VALUES (@guild_id, @actor_id, @action, @target, @before, @after, @reason, @created_at);
 
 -- name: ListAudit :many
-SELECT * FROM audit_log WHERE guild_id = @guild_id AND id < @before ORDER BY id DESC LIMIT @lim;
+SELECT * FROM audit_log
+WHERE guild_id = @guild_id AND id < @before
+  AND (action LIKE @action_like OR @action_like = '')
+  AND (actor_id = @actor_id OR @actor_id = 0)
+ORDER BY id DESC LIMIT @lim;

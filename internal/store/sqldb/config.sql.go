@@ -87,17 +87,29 @@ func (q *Queries) InsertRoleReward(ctx context.Context, arg InsertRoleRewardPara
 }
 
 const listAudit = `-- name: ListAudit :many
-SELECT id, guild_id, actor_id, action, target, before, after, reason, created_at FROM audit_log WHERE guild_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
+SELECT id, guild_id, actor_id, action, target, before, after, reason, created_at FROM audit_log
+WHERE guild_id = $1 AND id < $2
+  AND (action LIKE $3 OR $3 = '')
+  AND (actor_id = $4 OR $4 = 0)
+ORDER BY id DESC LIMIT $5
 `
 
 type ListAuditParams struct {
-	GuildID int64
-	Before  int64
-	Lim     int32
+	GuildID    int64
+	Before     int64
+	ActionLike string
+	ActorID    int64
+	Lim        int32
 }
 
 func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
-	rows, err := q.db.QueryContext(ctx, listAudit, arg.GuildID, arg.Before, arg.Lim)
+	rows, err := q.db.QueryContext(ctx, listAudit,
+		arg.GuildID,
+		arg.Before,
+		arg.ActionLike,
+		arg.ActorID,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
