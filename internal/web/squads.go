@@ -13,7 +13,8 @@ import (
 
 type squadRow struct {
 	squads.Squad
-	RoleName string
+	RoleName    string
+	RoleProblem string // why the role should not be a squad's, e.g. it gained staff permissions since
 }
 
 type squadsData struct {
@@ -61,7 +62,8 @@ func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildC
 	}
 	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(ctx, g.ID), f.Get("role_id"))}
 	for _, s := range list {
-		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID)})
+		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID),
+			RoleProblem: roleProblem(h.dir.SquadRoleProblem(ctx, g.ID, s.RoleID), s.RoleID)})
 	}
 	h.render(w, r, status, "squads", &page{Title: "Squads", Nav: "squads", Guild: g, Data: d})
 }
@@ -210,4 +212,12 @@ func (h *Handler) squadDelete(w http.ResponseWriter, r *http.Request, g *guildCt
 
 func guildPath(g *guildCtx, rest string) string {
 	return "/guilds/" + strconv.FormatInt(g.ID, 10) + rest
+}
+
+// roleProblem is a squad's role problem; a squad without a role has none.
+func roleProblem(p string, role int64) string {
+	if role <= 0 {
+		return ""
+	}
+	return p
 }

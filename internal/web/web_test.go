@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/squads"
@@ -138,6 +139,19 @@ func TestDashboard(t *testing.T) {
 			}
 			if list, _ := r.sq.List(context.Background(), r.guild); len(list) != 1 {
 				t.Fatalf("refused squads were created: %+v", list)
+			}
+			// A squad that already holds such a role (made before the check,
+			// or through a path without Discord) is flagged in the list.
+			mods, err := r.sq.Create(context.Background(), r.guild, 0, squads.NewSpec("Mods", int64(r.demo.Roles[emulator.RoleModerator])))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := admin.get(r.path("/squads")); !strings.Contains(res.body, `<p class="field-error role-problem">“Moderator” can moderate or run the server`) ||
+				strings.Count(res.body, `class="field-error role-problem"`) != 1 {
+				t.Errorf("the staff role of a squad is not flagged, or a sound one is:\n%s", res.body)
+			}
+			if err := r.sq.Delete(context.Background(), r.guild, 0, mods.ID); err != nil {
+				t.Fatal(err)
 			}
 			res = admin.post(r.path("/squads/"+id), url.Values{"name": {"Go Team"}, "role_id": {role}, "switch_cost": {"40"}})
 			if res.StatusCode != http.StatusSeeOther {
