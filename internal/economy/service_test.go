@@ -692,7 +692,7 @@ func TestAdjust(t *testing.T) {
 		if b := mustBalance(t, s, bob.ID); b.Balance != 120 {
 			t.Errorf("refused adjustments changed the balance to %d", b.Balance)
 		}
-		entries, err := audit.List(ctx, db, guild, 0, 100)
+		entries, err := audit.List(ctx, db, guild, 0, 100, audit.Filter{})
 		if err != nil || len(entries) != 2 {
 			t.Fatalf("audit = %+v, %v; want 2 entries", entries, err)
 		}
@@ -827,7 +827,7 @@ func TestUpdateConfig(t *testing.T) {
 			t.Errorf("unchanged save = %+v, %v; want version 2 as it was", again, err)
 		}
 
-		entries, err := audit.List(ctx, db, guild, 0, 10)
+		entries, err := audit.List(ctx, db, guild, 0, 10, audit.Filter{})
 		if err != nil || len(entries) != 2 {
 			t.Fatalf("audit = %+v, %v; want 2 entries", entries, err)
 		}

@@ -180,7 +180,7 @@ func TestCreateGetList(t *testing.T) {
 		if _, err := e.sq.Create(ctx, sqtGuild, 1, squads.NewSpec("", 20)); !apperr.Is(err, apperr.Invalid) {
 			t.Errorf("Create without a name = %v, want invalid", err)
 		}
-		entries, err := audit.List(ctx, db, sqtGuild, 0, 10)
+		entries, err := audit.List(ctx, db, sqtGuild, 0, 10, audit.Filter{})
 		if err != nil || len(entries) != 3 || entries[2].Action != "squads.create" || entries[2].ActorID != 1 {
 			t.Errorf("audit = %+v, %v", entries, err)
 		}
@@ -285,7 +285,7 @@ func TestUpdate(t *testing.T) {
 		if g := e.get(t, a.ID); g.RoleID != 21 || g.Name != "Alpha Prime" {
 			t.Errorf("refused updates changed the squad: %+v", g)
 		}
-		entries, err := audit.List(ctx, db, sqtGuild, 0, 1)
+		entries, err := audit.List(ctx, db, sqtGuild, 0, 1, audit.Filter{})
 		if err != nil || len(entries) != 1 || entries[0].Action != "squads.update" {
 			t.Errorf("audit = %+v, %v", entries, err)
 		}
@@ -330,7 +330,7 @@ func TestDelete(t *testing.T) {
 		if err := e.sq.Delete(ctx, sqtGuild+1, 1, b.ID); !errors.As(err, &nf) {
 			t.Errorf("Delete from another guild = %v, want NotFoundError", err)
 		}
-		entries, err := audit.List(ctx, db, sqtGuild, 0, 10)
+		entries, err := audit.List(ctx, db, sqtGuild, 0, 10, audit.Filter{})
 		if err != nil || entries[0].Action != "squads.delete" {
 			t.Errorf("audit = %+v, %v", entries, err)
 		}
