@@ -276,11 +276,10 @@ func (c *Client) GetRoles(ctx context.Context, guild int64) ([]Role, error) {
 
 // Channel is a guild channel.
 type Channel struct {
-	ID       string  `json:"id"`
-	Name     string  `json:"name"`
-	Type     int     `json:"type"`
-	Position int     `json:"position"`
-	ParentID *string `json:"parent_id"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Type     int    `json:"type"`
+	Position int    `json:"position"`
 }
 
 // Channel types that carry messages (Discord's GUILD_TEXT, GUILD_VOICE with
