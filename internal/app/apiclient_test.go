@@ -123,6 +123,17 @@ func testGeneratedClient(t *testing.T, c, admin, anon *apiclient.ClientWithRespo
 	if d := cfg.JSON200; d.Version != 1 || d.DailyAmount != 25 || d.MaxTransfer != 300 {
 		t.Fatalf("config read back: %+v", d)
 	}
+	// The change is in the audit log, which filters by part of the product.
+	for area, want := range map[apiclient.ListAuditParamsArea]int{apiclient.Bytes: 1, apiclient.Squads: 0} {
+		au, err := c.ListAuditWithResponse(ctx, guild, &apiclient.ListAuditParams{Area: &area})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status("audit "+string(area), au.HTTPResponse, au.Body, http.StatusOK, au.JSON200 != nil)
+		if got := au.JSON200.Items; len(got) != want || (want == 1 && got[0].Action != "bytes.config.update") {
+			t.Fatalf("audit of %s: %s", area, au.Body)
+		}
+	}
 
 	// Daily reward with an Idempotency-Key, then the retry, which replays it.
 	ik := dailyIK
