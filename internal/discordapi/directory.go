@@ -217,6 +217,24 @@ func (d *Directory) SquadRoleProblem(ctx context.Context, guild, role int64) str
 	return ""
 }
 
+// ModLogProblem says why the bot cannot post cases in a channel: "" when
+// it can, or when Discord does not answer and it cannot be checked.
+func (d *Directory) ModLogProblem(ctx context.Context, guild, channel int64) string {
+	chans := d.Channels(ctx, guild)
+	if chans == nil {
+		return ""
+	}
+	id := strconv.FormatInt(channel, 10)
+	i := slices.IndexFunc(chans, func(c Channel) bool { return c.ID == id })
+	switch {
+	case i < 0:
+		return "This server has no such channel."
+	case !chans[i].Postable():
+		return "#" + chans[i].Name + " is not a text channel; choose a text or announcement channel for the mod-log."
+	}
+	return ""
+}
+
 // RoleName returns a role's name, or its id when unknown.
 func (d *Directory) RoleName(ctx context.Context, guild, role int64) string {
 	id := strconv.FormatInt(role, 10)

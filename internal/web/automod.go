@@ -281,6 +281,11 @@ func (h *Handler) settingsSave(w http.ResponseWriter, r *http.Request, g *guildC
 	if st.EscalateAfter == 0 {
 		st.EscalateWindowHours, st.EscalateAction, st.EscalateTimeoutSeconds = 0, "", 0
 	}
+	if st.ModLogChannel > 0 {
+		if msg := h.dir.ModLogProblem(r.Context(), g.ID, st.ModLogChannel); msg != "" {
+			f.set("mod_log_channel", msg)
+		}
+	}
 	if !f.Has() {
 		_, err := h.d.Moderation.UpdateSettings(r.Context(), g.ID, g.UserID, st)
 		if err == nil {

@@ -169,6 +169,20 @@ func TestAutomodPickers(t *testing.T) {
 		t.Error("a new rule does not start as a warning")
 	}
 
+	// A voice channel, or one the server does not have, is refused as the
+	// mod-log, next to the field, and nothing is saved.
+	for ch, want := range map[string]string{lounge: "#Lounge is not a text channel", "42": "This server has no such channel."} {
+		res := admin.post(r.path("/automod/settings"), url.Values{"mod_log_channel": {ch}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="settings-mod_log_channel-error">`+want) {
+			t.Errorf("mod-log %s: %d, want %q next to the field", ch, res.StatusCode, want)
+		}
+		if ch == lounge && !strings.Contains(res.body, `<option value="`+lounge+`" selected>#Lounge (voice) (not offered here)</option>`) {
+			t.Errorf("the refused choice is not kept by name:\n%s", res.body)
+		}
+	}
+	if st, _ := r.mod.Settings(ctx, r.guild); st.ModLogChannel != 0 || st.Version != 0 {
+		t.Fatalf("a refused mod-log was saved: %+v", st)
+	}
 	form := url.Values{"mod_log_channel": {modLog}, "exempt_roles": {helper, contributor}, "exempt_channels": {lounge}}
 	if res := admin.post(r.path("/automod/settings"), form); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("settings: %d\n%s", res.StatusCode, res.body)

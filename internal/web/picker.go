@@ -25,10 +25,11 @@ type pickerData struct {
 	Known   bool
 }
 
-// picker marks the options the form holds. An id the form holds that Discord
-// no longer lists (a deleted role) stays, checked, so saving does not drop it
-// silently.
-func picker(f *form, name, id, label, hint string, opts []option) pickerData {
+// picker marks the options the form holds. An id the form holds that is not
+// offered stays, checked, so saving does not drop it silently: named from
+// known when it is there (a voice channel where only text channels are
+// offered), else as not found (a deleted role).
+func picker(f *form, name, id, label, hint string, opts []option, known ...[]option) pickerData {
 	chosen := map[string]bool{}
 	var order []string
 	for _, v := range f.Values[name] {
@@ -51,9 +52,18 @@ func picker(f *form, name, id, label, hint string, opts []option) pickerData {
 		d.Choices = append(d.Choices, choice{option: o, Chosen: chosen[o.Value]})
 	}
 	for _, s := range order {
-		if !listed[s] {
-			d.Choices = append(d.Choices, choice{option: option{Value: s, Label: "Not found in this server (" + s + ")"}, Chosen: true})
+		if listed[s] {
+			continue
 		}
+		o := option{Value: s, Label: "Not found in this server (" + s + ")"}
+		for _, list := range known {
+			for _, k := range list {
+				if k.Value == s {
+					o.Label = k.Label + " (not offered here)"
+				}
+			}
+		}
+		d.Choices = append(d.Choices, choice{option: o, Chosen: true})
 	}
 	return d
 }
