@@ -213,6 +213,10 @@ func TestAutomodPickers(t *testing.T) {
 	if len(rules) != 1 || fmt.Sprint(rules[0].ExemptChannels) != fmt.Sprint([]int64{int64(r.demo.BotCommands)}) {
 		t.Fatalf("rules = %+v", rules)
 	}
+	if res := admin.get(r.path("/automod")); !strings.Contains(res.body, "<td>Too many messages</td>") ||
+		!strings.Contains(res.body, `<span class="muted">1 exempt channel</span>`) {
+		t.Errorf("the rules table does not say the kind or the exemptions in words:\n%s", res.body)
+	}
 	id := strconv.FormatInt(rules[0].ID, 10)
 	edit := formValues(admin.get(r.path("/automod/rules/" + id)).body)
 	if got := edit["exempt_channels"]; fmt.Sprint(got) != fmt.Sprint([]string{idOf(r.demo.BotCommands)}) {

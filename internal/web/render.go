@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/logging"
 )
@@ -183,6 +184,8 @@ var funcs = template.FuncMap{
 		}
 		return k
 	},
+	"ruleKind": func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
+	"ruleAction": func(a automod.Action) string { return lookup(ruleActionNames, string(a)) },
 	"field": func(f *form, name, id, label, hint string) fieldData {
 		return fieldData{Form: f, Name: name, ID: id, Label: label, Hint: hint}
 	},
@@ -221,6 +224,20 @@ type squadFormData struct {
 	Form  *form
 	Roles []discordapi.Role
 	CSRF  string
+}
+
+// ruleKindNames and ruleActionNames are the automod form's words for them.
+var (
+	ruleKindNames = map[string]string{"username": "Username on join", "message_rate": "Too many messages",
+		"duplicate": "Repeated message", "channel_spread": "Messages in many channels", "attachment": "File attachments"}
+	ruleActionNames = map[string]string{"delete": "Delete the message", "warn": "Warn", "timeout": "Timeout", "kick": "Kick", "ban": "Ban"}
+)
+
+func lookup(names map[string]string, k string) string {
+	if n, ok := names[k]; ok {
+		return n
+	}
+	return k
 }
 
 var kindNames = map[string]string{
