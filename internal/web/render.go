@@ -184,7 +184,7 @@ var funcs = template.FuncMap{
 		}
 		return k
 	},
-	"ruleKind": func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
+	"ruleKind":   func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
 	"ruleAction": func(a automod.Action) string { return lookup(ruleActionNames, string(a)) },
 	"field": func(f *form, name, id, label, hint string) fieldData {
 		return fieldData{Form: f, Name: name, ID: id, Label: label, Hint: hint}
