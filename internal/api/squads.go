@@ -185,7 +185,7 @@ func (s *server) deleteSquad(ctx context.Context, in *SquadPath) (*noContent, er
 // checkSquadRole refuses a role that would make whoever joins the squad a
 // moderator, or that Discord does not let the bot give.
 func (s *server) checkSquadRole(ctx context.Context, guild, role int64) error {
-	if s.SquadRoles == nil || role <= 0 {
+	if s.SquadRoles == nil {
 		return nil
 	}
 	if msg := s.SquadRoles.SquadRoleProblem(ctx, guild, role); msg != "" {

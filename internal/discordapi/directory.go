@@ -153,43 +153,37 @@ func (d *Directory) Guild(ctx context.Context, guild int64) GuildInfo {
 // Roles returns a guild's roles (highest first, without @everyone), or nil
 // when Discord does not answer.
 func (d *Directory) Roles(ctx context.Context, guild int64) []Role {
-	key := "r:" + strconv.FormatInt(guild, 10)
-	if v, ok := d.cached(key); ok {
-		return v.([]Role)
-	}
-	var out []Role
-	if d.c.HasBot() {
-		if rs, err := d.c.GetRoles(ctx, guild); err == nil {
-			gid := strconv.FormatInt(guild, 10)
-			for _, r := range rs {
-				if r.ID != gid { // @everyone has the guild's id
-					out = append(out, r)
-				}
-			}
-			slices.SortStableFunc(out, func(a, b Role) int { return cmp.Compare(b.Position, a.Position) })
-		}
-	}
-	d.put(key, out, out != nil)
-	return out
+	gid := strconv.FormatInt(guild, 10)
+	return cachedList(d, "r:"+gid, func() ([]Role, error) { return d.c.GetRoles(ctx, guild) },
+		func(r Role) bool { return r.ID != gid }, // @everyone has the guild's id
+		func(a, b Role) int { return cmp.Compare(b.Position, a.Position) })
 }
 
 // Channels returns a guild's channels that carry messages, in the order
 // Discord lists them (by position), or nil when Discord does not answer.
 func (d *Directory) Channels(ctx context.Context, guild int64) []Channel {
-	key := "c:" + strconv.FormatInt(guild, 10)
+	return cachedList(d, "c:"+strconv.FormatInt(guild, 10), func() ([]Channel, error) { return d.c.GetChannels(ctx, guild) },
+		func(c Channel) bool { return messageChannelTypes[c.Type] },
+		func(a, b Channel) int { return cmp.Compare(a.Position, b.Position) })
+}
+
+// cachedList reads a list from Discord through the cache, keeps what keep
+// accepts, sorted by order: nil when Discord does not answer (or there is no
+// bot token), an empty list when it answers with nothing.
+func cachedList[T any](d *Directory, key string, fetch func() ([]T, error), keep func(T) bool, order func(a, b T) int) []T {
 	if v, ok := d.cached(key); ok {
-		return v.([]Channel)
+		return v.([]T)
 	}
-	var out []Channel
+	var out []T
 	if d.c.HasBot() {
-		if cs, err := d.c.GetChannels(ctx, guild); err == nil {
-			out = make([]Channel, 0, len(cs))
-			for _, c := range cs {
-				if messageChannelTypes[c.Type] {
-					out = append(out, c)
+		if all, err := fetch(); err == nil {
+			out = make([]T, 0, len(all))
+			for _, x := range all {
+				if keep(x) {
+					out = append(out, x)
 				}
 			}
-			slices.SortStableFunc(out, func(a, b Channel) int { return cmp.Compare(a.Position, b.Position) })
+			slices.SortStableFunc(out, order)
 		}
 	}
 	d.put(key, out, out != nil)
@@ -197,9 +191,13 @@ func (d *Directory) Channels(ctx context.Context, guild int64) []Channel {
 }
 
 // SquadRoleProblem says why a role may not be a squad's, which the bot gives
-// to anyone who joins: "" when it may, or when Discord does not answer and
-// it cannot be checked (the bot's grant then fails or succeeds on its own).
+// to anyone who joins: "" when it may, when there is none, or when Discord
+// does not answer and it cannot be checked (the bot's grant then fails or
+// succeeds on its own).
 func (d *Directory) SquadRoleProblem(ctx context.Context, guild, role int64) string {
+	if role <= 0 { // no role: nothing is given
+		return ""
+	}
 	roles := d.Roles(ctx, guild)
 	if roles == nil {
 		return ""

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 )
@@ -95,13 +96,13 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		}
 		d.Actor = n
 	}
-	if d.Area != "" && !slices.Contains(audit.Areas, d.Area) {
-		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
-		return
-	}
 	d.Filtered = d.Area != "" || d.Actor != 0
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, audit.Filter{Area: d.Area, Actor: d.Actor})
+	if apperr.Is(err, apperr.Invalid) { // an area that does not exist
+		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

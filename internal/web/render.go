@@ -178,12 +178,7 @@ var funcs = template.FuncMap{
 		}
 		return "?"
 	},
-	"kind": func(k string) string {
-		if n, ok := kindNames[k]; ok {
-			return n
-		}
-		return k
-	},
+	"kind":       func(k string) string { return lookup(kindNames, k) },
 	"ruleKind":   func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
 	"ruleAction": func(a automod.Action) string { return lookup(ruleActionNames, string(a)) },
 	"field": func(f *form, name, id, label, hint string) fieldData {

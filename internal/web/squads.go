@@ -63,7 +63,7 @@ func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildC
 	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(ctx, g.ID), f.Get("role_id"))}
 	for _, s := range list {
 		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID),
-			RoleProblem: roleProblem(h.dir.SquadRoleProblem(ctx, g.ID, s.RoleID), s.RoleID)})
+			RoleProblem: h.dir.SquadRoleProblem(ctx, g.ID, s.RoleID)})
 	}
 	h.render(w, r, status, "squads", &page{Title: "Squads", Nav: "squads", Guild: g, Data: d})
 }
@@ -89,7 +89,7 @@ func (h *Handler) checkSquad(r *http.Request, g *guildCtx, f *form, spec squads.
 	for _, err := range spec.Problems() {
 		f.domain(err, nil)
 	}
-	if f.Err("role_id") != "" || spec.RoleID <= 0 || spec.RoleID == kept {
+	if f.Err("role_id") != "" || spec.RoleID == kept {
 		return
 	}
 	if msg := h.dir.SquadRoleProblem(r.Context(), g.ID, spec.RoleID); msg != "" {
@@ -212,12 +212,4 @@ func (h *Handler) squadDelete(w http.ResponseWriter, r *http.Request, g *guildCt
 
 func guildPath(g *guildCtx, rest string) string {
 	return "/guilds/" + strconv.FormatInt(g.ID, 10) + rest
-}
-
-// roleProblem is a squad's role problem; a squad without a role has none.
-func roleProblem(p string, role int64) string {
-	if role <= 0 {
-		return ""
-	}
-	return p
 }
