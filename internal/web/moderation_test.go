@@ -180,6 +180,13 @@ func TestAutomodPickers(t *testing.T) {
 			t.Errorf("the refused choice is not kept by name:\n%s", res.body)
 		}
 	}
+	// Values no checkbox sends (a tampered form) are refused as well.
+	for field, value := range map[string]string{"exempt_roles": "abc", "exempt_channels": "-3", "mod_log_channel": "x"} {
+		res := admin.post(r.path("/automod/settings"), url.Values{field: {value}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="settings-`+field+`-error">`) {
+			t.Errorf("%s=%s: %d, want an error next to the field", field, value, res.StatusCode)
+		}
+	}
 	if st, _ := r.mod.Settings(ctx, r.guild); st.ModLogChannel != 0 || st.Version != 0 {
 		t.Fatalf("a refused mod-log was saved: %+v", st)
 	}
