@@ -17,6 +17,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/allow"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
 	"github.com/smarterdev/smarterdev/internal/logging"
@@ -185,7 +186,13 @@ func register[I, O any](s *server, o op, h func(context.Context, *I) (*O, error)
 		o.Description += " Accepts an `Idempotency-Key` header: a retry with the same key and body replays the first response (with `Idempotent-Replayed: true`); the same key with a different body is a 422; a retry while the first is still running is a 409."
 	}
 	op := o.Operation
+	writes := o.scope != apikeys.Read
 	handler := func(ctx context.Context, in *I) (*O, error) {
+		if writes { // whatever it changes, the audit log names the key
+			if k := apiKeyOf(ctx); k.Prefix != "" {
+				ctx = audit.ViaAPIKey(ctx, k.Prefix)
+			}
+		}
 		out, err := h(ctx, in)
 		if err != nil {
 			return nil, s.problemOf(ctx, operationOf(ctx), err)

@@ -439,21 +439,25 @@ func testAdmin(r *rig) {
 	}
 	au := r.expect(r.do("GET", guild+"/audit", r.read, nil), http.StatusOK)
 	items := list(au.JSON["items"])
-	if len(items) != 1 || obj(items[0])["action"] != "bytes.grant" {
+	// The API key is who made the change: the entry names it, by prefix.
+	prefix := strings.Split(r.admin, "_")[1]
+	if len(items) != 1 || obj(items[0])["action"] != "bytes.grant" || obj(items[0])["api_key"] != prefix || obj(items[0])["actor_id"] != nil {
 		r.t.Fatalf("audit: %s", au.Raw)
 	}
 	// Filters: by the part of the product, by who made the change (the
-	// dashboard records its admin; the API records no one).
+	// dashboard and the bot record a Discord user; the API its key).
 	if _, err := economy.NewService(r.db, bus.NewMemory(), economy.Options{}).Adjust(context.Background(), 5, economy.Member{ID: 50, Name: "fifty"}, 77, 5, "by hand"); err != nil {
 		r.t.Fatal(err)
 	}
-	for query, want := range map[string]int{"": 2, "area=bytes": 2, "area=squads": 0, "actor=77": 1, "actor=999": 0, "area=bytes&actor=77": 1, "area=squads&actor=77": 0} {
+	for query, want := range map[string]int{"": 2, "area=bytes": 2, "area=squads": 0, "actor=77": 1, "actor=999": 0, "area=bytes&actor=77": 1, "area=squads&actor=77": 0,
+		"api_key=" + prefix: 1, "api_key=" + prefix + "&actor=77": 0, "api_key=0123456789ab": 0, "area=squads&api_key=" + prefix: 0} {
 		if got := list(r.expect(r.do("GET", guild+"/audit?"+query, r.read, nil), http.StatusOK).JSON["items"]); len(got) != want {
 			r.t.Errorf("audit?%s: %d entries, want %d", query, len(got), want)
 		}
 	}
 	r.fieldError(r.do("GET", guild+"/audit?area=economy", r.read, nil), "query.area")
 	r.fieldError(r.do("GET", guild+"/audit?actor=me", r.read, nil), "query.actor")
+	r.fieldError(r.do("GET", guild+"/audit?api_key=sdk_"+prefix, r.read, nil), "query.api_key")
 }
 
 func TestRateLimit(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 
 type auditInput struct {
 	GuildPath
-	Area  string `query:"area" enum:"bytes,squads,automod,moderation,cases,apikeys" doc:"Only changes to this part: the first segment of action"`
-	Actor string `query:"actor" pattern:"^[0-9]{1,20}$" doc:"Only changes this user made"`
+	Area   string `query:"area" enum:"bytes,squads,automod,moderation,cases,apikeys" doc:"Only changes to this part: the first segment of action"`
+	Actor  string `query:"actor" pattern:"^[0-9]{1,20}$" doc:"Only changes this user made"`
+	APIKey string `query:"api_key" pattern:"^[0-9a-f]{12}$" doc:"Only changes made with the API key of this prefix"`
 	PageQuery
 }
 
@@ -35,7 +36,7 @@ func (s *server) listAudit(ctx context.Context, in *auditInput) (*auditOutput, e
 	if err != nil {
 		return nil, err
 	}
-	f := audit.Filter{Area: in.Area, Actor: actor}
+	f := audit.Filter{Area: in.Area, Actor: actor, APIKey: in.APIKey}
 	es, err := audit.List(ctx, s.DB, guild, before, in.Limit, f)
 	if err != nil {
 		return nil, err

@@ -138,7 +138,8 @@ func membershipOf(m squads.Membership) Membership {
 
 type AuditEntry struct {
 	ID      int64     `json:"id" example:"9"`
-	ActorID string    `json:"actor_id,omitempty" doc:"Absent for the system or an API key"`
+	ActorID string    `json:"actor_id,omitempty" doc:"The Discord user who made the change; absent for the system or an API key"`
+	APIKey  string    `json:"api_key,omitempty" doc:"The prefix of the API key the change was made with; absent for changes not made through the API" example:"3f9a0c12b7e4"`
 	Action  string    `json:"action" example:"bytes.config.update"`
 	Target  string    `json:"target" example:"guild"`
 	Before  any       `json:"before" doc:"State before the change (JSON)"`
@@ -154,7 +155,7 @@ func auditOf(es []audit.Entry) []AuditEntry {
 		_ = json.Unmarshal(e.Before, &before)
 		_ = json.Unmarshal(e.After, &after)
 		out = append(out, AuditEntry{ID: e.ID, ActorID: idString(e.ActorID), Action: e.Action, Target: e.Target,
-			Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
+			APIKey: e.APIKey(), Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
 	}
 	return out
 }

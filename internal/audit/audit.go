@@ -26,6 +26,28 @@ type Entry struct {
 	After   json.RawMessage `json:"after"`
 	Reason  string          `json:"reason"`
 	At      time.Time       `json:"at"`
+	// Via is how a change no Discord user made came about: "apikey:PREFIX"
+	// for a REST API call; "" otherwise. Record fills it in from the context.
+	Via string `json:"via,omitempty"`
+}
+
+// APIKey is the prefix of the API key the change was made with, or "".
+func (e Entry) APIKey() string {
+	if p, ok := strings.CutPrefix(e.Via, viaAPIKey); ok {
+		return p
+	}
+	return ""
+}
+
+const viaAPIKey = "apikey:"
+
+type viaCtx struct{}
+
+// ViaAPIKey marks ctx as a REST API call made with the key of this prefix:
+// API keys are not Discord users, so the key is who made the change, and
+// every entry recorded under ctx says which key it was.
+func ViaAPIKey(ctx context.Context, prefix string) context.Context {
+	return context.WithValue(ctx, viaCtx{}, viaAPIKey+prefix)
 }
 
 // Record appends an entry inside tx; before and after are any JSON-encodable values.
@@ -41,9 +63,12 @@ func Record(ctx context.Context, tx *store.Tx, e Entry, before, after any) error
 	if e.At.IsZero() {
 		e.At = tx.Now()
 	}
+	if e.Via == "" {
+		e.Via, _ = ctx.Value(viaCtx{}).(string)
+	}
 	if err := tx.InsertAudit(ctx, sqldb.InsertAuditParams{
 		GuildID: e.GuildID, ActorID: e.ActorID, Action: e.Action, Target: e.Target,
-		Before: string(b), After: string(a), Reason: e.Reason, CreatedAt: e.At,
+		Before: string(b), After: string(a), Reason: e.Reason, CreatedAt: e.At, Via: e.Via,
 	}); err != nil {
 		return fmt.Errorf("audit: write: %w", err)
 	}
@@ -58,6 +83,8 @@ var Areas = []string{"bytes", "squads", "automod", "moderation", "cases", "apike
 type Filter struct {
 	Area  string // one of Areas, or ""
 	Actor int64  // who made the change, or 0 for anyone
+	// APIKey: only changes made with the API key of this prefix.
+	APIKey string
 }
 
 // List returns a guild's entries newest first, older than the cursor id
@@ -73,14 +100,18 @@ func List(ctx context.Context, db *store.DB, guild, before int64, limit int, f F
 		}
 		like = f.Area + ".%"
 	}
-	rows, err := db.Q().ListAudit(ctx, sqldb.ListAuditParams{GuildID: guild, Before: before, ActionLike: like, ActorID: f.Actor, Lim: int32(limit)})
+	via := ""
+	if f.APIKey != "" {
+		via = viaAPIKey + f.APIKey
+	}
+	rows, err := db.Q().ListAudit(ctx, sqldb.ListAuditParams{GuildID: guild, Before: before, ActionLike: like, ActorID: f.Actor, Via: via, Lim: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
 	out := make([]Entry, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Entry{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Action: r.Action, Target: r.Target,
-			Before: json.RawMessage(r.Before), After: json.RawMessage(r.After), Reason: r.Reason, At: r.CreatedAt})
+			Before: json.RawMessage(r.Before), After: json.RawMessage(r.After), Reason: r.Reason, At: r.CreatedAt, Via: r.Via})
 	}
 	return out, nil
 }

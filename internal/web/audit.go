@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,9 @@ type auditRow struct {
 	At         time.Time
 	Actor      discordapi.Profile
 	ActorID    int64
-	System     bool
+	System     bool   // no one: the bot or a scheduled job
+	APIKey     string // the prefix of the API key that made the change
+	KeyName    string // that key's name
 	Action     string
 	Title      string // the action in words
 	Subject    string // what was changed, in words; "" for the guild itself
@@ -48,6 +51,8 @@ type auditData struct {
 	Area     string
 	Actor    int64
 	ActorArg discordapi.Profile // the actor filtered on
+	APIKey   string             // the API key filtered on (its prefix)
+	KeyName  string
 	Filtered bool
 	First    string // the query of the newest page, with the filter
 	Next     string // the query of the next page; "" on the last
@@ -96,9 +101,13 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		}
 		d.Actor = n
 	}
-	d.Filtered = d.Area != "" || d.Actor != 0
+	if d.APIKey = q.Get("api_key"); d.APIKey != "" && !apiKeyPrefix.MatchString(d.APIKey) {
+		h.errorPage(w, r, http.StatusBadRequest, "The API key must be given by its prefix: 12 characters 0-9 and a-f.")
+		return
+	}
+	d.Filtered = d.Area != "" || d.Actor != 0 || d.APIKey != ""
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, audit.Filter{Area: d.Area, Actor: d.Actor})
+	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, audit.Filter{Area: d.Area, Actor: d.Actor, APIKey: d.APIKey})
 	if apperr.Is(err, apperr.Invalid) { // an area that does not exist
 		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
 		return
@@ -114,6 +123,9 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	}
 	if d.Actor != 0 {
 		filter.Set("actor", strconv.FormatInt(d.Actor, 10))
+	}
+	if d.APIKey != "" {
+		filter.Set("api_key", d.APIKey)
 	}
 	d.First = filter.Encode()
 	if len(entries) > auditPerPage {
@@ -135,14 +147,43 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	}
 	names := h.dir.Members(ctx, g.ID, people)
 	d.ActorArg = names[d.Actor]
+	keys := h.keyNames(ctx, d.APIKey, entries)
+	d.KeyName = keys[d.APIKey]
 	v := newValueNames(ctx, h, g.ID)
 	for _, e := range entries {
-		row := auditRow{ID: e.ID, At: e.At, Actor: names[e.ActorID], ActorID: e.ActorID, System: e.ActorID == 0, Action: e.Action,
+		row := auditRow{ID: e.ID, At: e.At, Actor: names[e.ActorID], ActorID: e.ActorID, APIKey: e.APIKey(), Action: e.Action,
 			Title: auditTitle(e.Action), Reason: e.Reason, Changes: v.diff(e.Before, e.After)}
+		row.KeyName = keys[row.APIKey]
+		row.System = e.ActorID == 0 && row.APIKey == ""
 		row.Subject, row.SubjectURL = subject(g, e, names)
 		d.Rows = append(d.Rows, row)
 	}
 	h.render(w, r, http.StatusOK, "audit", &page{Title: "Audit log", Nav: "audit", Guild: g, Data: d})
+}
+
+var apiKeyPrefix = regexp.MustCompile(`^[0-9a-f]{12}$`)
+
+// keyNames names the API keys that made the entries (and the one filtered
+// on) by prefix. Keys are revoked, never deleted, so every prefix has a name;
+// the list is read only when a key is there to name.
+func (h *Handler) keyNames(ctx context.Context, filtered string, entries []audit.Entry) map[string]string {
+	need := filtered != ""
+	for _, e := range entries {
+		need = need || e.APIKey() != ""
+	}
+	if !need {
+		return nil
+	}
+	list, err := h.d.APIKeys.List(ctx)
+	if err != nil { // the prefixes still say which key it was
+		h.log.WarnContext(ctx, "audit log: list API keys", "err", err)
+		return nil
+	}
+	out := make(map[string]string, len(list))
+	for _, k := range list {
+		out[k.Prefix] = k.Name
+	}
+	return out
 }
 
 func targetID(target, prefix string) (int64, bool) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/economy"
@@ -481,7 +483,30 @@ func TestAuditLogReadable(t *testing.T) {
 	if res := admin.get(r.path("/audit?actor=999")); !strings.Contains(res.body, "No change matches this filter.") {
 		t.Error("an empty filter result is not said")
 	}
-	for _, bad := range []string{"area=economy", "actor=me", "actor=-4"} {
+
+	// A change made through the REST API names the key that made it, never
+	// "the system", and the key's name filters the log.
+	key, _, err := apikeys.NewService(r.db, time.Now).Create(ctx, "ci-bot", apikeys.Admin, r.guild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.mod.CreateRule(audit.ViaAPIKey(ctx, key.Prefix), r.guild, 0, automod.Rule{Name: "Raid names", Kind: automod.KindUsername,
+		Enabled: true, Pattern: "^raider", Action: automod.ActionWarn}); err != nil {
+		t.Fatal(err)
+	}
+	byKey := `by the API key <a href="/guilds/` + idOf(r.demo.GuildID) + `/audit?api_key=` + key.Prefix + `" title="Only changes made with this key">“ci-bot”</a>`
+	if res := admin.get(r.path("/audit")); !strings.Contains(res.body, byKey) || strings.Count(res.body, "by the system") != 0 {
+		t.Errorf("the API key's change does not name the key:\n%s", res.body)
+	}
+	res = admin.get(r.path("/audit?api_key=" + key.Prefix))
+	if !strings.Contains(res.body, "Only changes made through the REST API with the key <strong>“ci-bot”</strong>") ||
+		strings.Count(res.body, `<li class="card"`) != 1 || !strings.Contains(res.body, "Auto-moderation rule added") {
+		t.Errorf("audit?api_key: wrong entries:\n%s", res.body)
+	}
+	if res := admin.get(r.path("/audit?area=bytes&api_key=" + key.Prefix)); strings.Count(res.body, `<li class="card"`) != 0 {
+		t.Error("the key filter does not combine with the area")
+	}
+	for _, bad := range []string{"area=economy", "actor=me", "actor=-4", "api_key=ci-bot", "api_key=" + strings.ToUpper(key.Prefix)} {
 		if res := admin.get(r.path("/audit?" + bad)); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("audit?%s: %d, want 400", bad, res.StatusCode)
 		}

@@ -304,12 +304,17 @@ type AuditEntry struct {
 	// Action Examples: bytes.config.update
 	Action string `json:"action"`
 
-	// ActorID Absent for the system or an API key
+	// ActorID The Discord user who made the change; absent for the system or an API key
 	ActorID *string `json:"actor_id,omitempty"`
 
 	// After State after the change (JSON)
 	After interface{} `json:"after"`
-	At    time.Time   `json:"at"`
+
+	// APIKey The prefix of the API key the change was made with; absent for changes not made through the API
+	//
+	// Examples: 3f9a0c12b7e4
+	APIKey *string   `json:"api_key,omitempty"`
+	At     time.Time `json:"at"`
 
 	// Before State before the change (JSON)
 	Before interface{} `json:"before"`
@@ -928,6 +933,9 @@ type ListAuditParams struct {
 
 	// Actor Only changes this user made
 	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// APIKey Only changes made with the API key of this prefix
+	APIKey *string `form:"api_key,omitempty" json:"api_key,omitempty"`
 
 	// Cursor next_cursor of the previous page; absent for the first page
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -2292,6 +2300,18 @@ func NewListAuditRequest(server string, guild string, params *ListAuditParams) (
 		if params.Actor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.APIKey != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "api_key", *params.APIKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -28,12 +28,13 @@ DELETE FROM role_rewards WHERE guild_id = $1;
 INSERT INTO role_rewards (guild_id, role_id, threshold) VALUES ($1, $2, $3);
 
 -- name: InsertAudit :exec
-INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason, created_at)
-VALUES (@guild_id, @actor_id, @action, @target, @before, @after, @reason, @created_at);
+INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason, created_at, via)
+VALUES (@guild_id, @actor_id, @action, @target, @before, @after, @reason, @created_at, @via);
 
 -- name: ListAudit :many
 SELECT * FROM audit_log
 WHERE guild_id = @guild_id AND id < @before
   AND (action LIKE @action_like OR @action_like = '')
   AND (actor_id = @actor_id OR @actor_id = 0)
+  AND (via = @via OR @via = '')
 ORDER BY id DESC LIMIT @lim;

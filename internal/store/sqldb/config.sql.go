@@ -42,8 +42,8 @@ func (q *Queries) GetGuildConfig(ctx context.Context, guildID int64) (GuildConfi
 }
 
 const insertAudit = `-- name: InsertAudit :exec
-INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO audit_log (guild_id, actor_id, action, target, before, after, reason, created_at, via)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 `
 
 type InsertAuditParams struct {
@@ -55,6 +55,7 @@ type InsertAuditParams struct {
 	After     string
 	Reason    string
 	CreatedAt time.Time
+	Via       string
 }
 
 func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error {
@@ -67,6 +68,7 @@ func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error 
 		arg.After,
 		arg.Reason,
 		arg.CreatedAt,
+		arg.Via,
 	)
 	return err
 }
@@ -87,11 +89,12 @@ func (q *Queries) InsertRoleReward(ctx context.Context, arg InsertRoleRewardPara
 }
 
 const listAudit = `-- name: ListAudit :many
-SELECT id, guild_id, actor_id, action, target, before, after, reason, created_at FROM audit_log
+SELECT id, guild_id, actor_id, action, target, before, after, reason, created_at, via FROM audit_log
 WHERE guild_id = $1 AND id < $2
   AND (action LIKE $3 OR $3 = '')
   AND (actor_id = $4 OR $4 = 0)
-ORDER BY id DESC LIMIT $5
+  AND (via = $5 OR $5 = '')
+ORDER BY id DESC LIMIT $6
 `
 
 type ListAuditParams struct {
@@ -99,6 +102,7 @@ type ListAuditParams struct {
 	Before     int64
 	ActionLike string
 	ActorID    int64
+	Via        string
 	Lim        int32
 }
 
@@ -108,6 +112,7 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 		arg.Before,
 		arg.ActionLike,
 		arg.ActorID,
+		arg.Via,
 		arg.Lim,
 	)
 	if err != nil {
@@ -127,6 +132,7 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 			&i.After,
 			&i.Reason,
 			&i.CreatedAt,
+			&i.Via,
 		); err != nil {
 			return nil, err
 		}

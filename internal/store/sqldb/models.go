@@ -44,6 +44,7 @@ type AuditLog struct {
 	After     string
 	Reason    string
 	CreatedAt time.Time
+	Via       string
 }
 
 type AutomodRule struct {
