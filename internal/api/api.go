@@ -39,10 +39,13 @@ type Deps struct {
 	Limit       ratelimit.Limit   // zero: ratelimit.Default
 	Logger      *slog.Logger
 	Version     string
-	// SquadRoles, when set, refuses a squad role the bot must not give to
-	// anyone who joins (a staff or a bot's role); discordapi.Directory.
-	SquadRoles interface {
+	// Discord, when set, checks choices against the guild as Discord has
+	// it (discordapi.Directory): a squad role the bot must not give to
+	// whoever joins (a staff or a bot's role), a mod-log channel the bot
+	// cannot post in.
+	Discord interface {
 		SquadRoleProblem(ctx context.Context, guild, role int64) string
+		ModLogProblem(ctx context.Context, guild, channel int64) string
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/api"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/idempotency"
@@ -505,6 +507,8 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		"/api/v1/guilds/{guild}/automod/try":            {"post"},
 		"/api/v1/guilds/{guild}/cases":                  {"get"},
 		"/api/v1/guilds/{guild}/cases/{number}":         {"get"},
+		"/api/v1/guilds/{guild}/cases/{number}/resolve": {"post"},
+		"/api/v1/guilds/{guild}/automod/settings":       {"get", "put"},
 	}
 	for p, methods := range want {
 		for _, m := range methods {
@@ -582,4 +586,70 @@ func testModeration(r *rig) {
 		r.t.Fatalf("cases: %s", got.Raw)
 	}
 	r.fieldError(r.do("GET", g1+"/cases?state=lost", r.read, nil), "query.state")
+	testModSettings(r)
+	testResolveCase(r)
+}
+
+func testModSettings(r *rig) {
+	path := g1 + "/automod/settings"
+	def := r.expect(r.do("GET", path, r.read, nil), http.StatusOK)
+	if def.JSON["moderators_exempt"] != true || def.JSON["version"] != 0.0 || def.JSON["exempt_roles"] == nil || def.JSON["mod_log_channel"] != nil {
+		r.t.Fatalf("defaults: %s", def.Raw)
+	}
+	body := map[string]any{"mod_log_channel": "900", "exempt_roles": []string{"55", "56"}, "exempt_channels": []string{"70"},
+		"moderators_exempt": false, "escalate_after": 3, "escalate_window_hours": 24, "escalate_action": "timeout", "escalate_timeout_seconds": 3600}
+	r.expect(r.do("PUT", path, r.write, body), http.StatusForbidden)
+	saved := r.expect(r.do("PUT", path, r.admin, body), http.StatusOK)
+	if saved.JSON["version"] != 1.0 || saved.JSON["mod_log_channel"] != "900" || fmt.Sprint(saved.JSON["exempt_roles"]) != "[55 56]" ||
+		saved.JSON["moderators_exempt"] != false || saved.JSON["escalate_action"] != "timeout" || saved.JSON["escalate_timeout_seconds"] != 3600.0 {
+		r.t.Fatalf("saved: %s", saved.Raw)
+	}
+	if got := r.expect(r.do("GET", path, r.read, nil), http.StatusOK); string(got.Raw) != string(saved.Raw) {
+		r.t.Fatalf("read back %s, saved %s", got.Raw, saved.Raw)
+	}
+	// Each refusal names its field and changes nothing.
+	for field, change := range map[string]map[string]any{
+		"body.escalate_after":           {"escalate_after": 1},
+		"body.escalate_action":          {"escalate_action": "delete"},
+		"body.escalate_timeout_seconds": {"escalate_timeout_seconds": 0},
+		"body.escalate_window_hours":    {"escalate_window_hours": 0},
+		"body.exempt_roles[1]":          {"exempt_roles": []string{"55", "x"}},
+		"body.exempt_channels[0]":       {"exempt_channels": []string{"0"}},
+		"body.mod_log_channel":          {"mod_log_channel": "#mod-log"},
+	} {
+		bad := maps.Clone(body)
+		maps.Copy(bad, change)
+		r.fieldError(r.do("PUT", path, r.admin, bad), field)
+	}
+	if got := r.expect(r.do("GET", path, r.read, nil), http.StatusOK); string(got.Raw) != string(saved.Raw) {
+		r.t.Fatalf("a refused save changed the settings: %s", got.Raw)
+	}
+	au := r.expect(r.do("GET", g1+"/audit?area=moderation", r.read, nil), http.StatusOK)
+	if items := list(au.JSON["items"]); len(items) != 1 || obj(items[0])["api_key"] != strings.Split(r.admin, "_")[1] {
+		r.t.Fatalf("audit: %s", au.Raw)
+	}
+}
+
+func testResolveCase(r *rig) {
+	mod := moderation.NewService(r.db, bus.NewMemory(), moderation.Options{})
+	opened, err := mod.Open(context.Background(), 1, moderation.Input{TargetID: 123, ModeratorID: 9, Action: automod.ActionBan, Reason: "raid"})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	path := fmt.Sprintf("%s/cases/%d/resolve", g1, opened.Case.Number)
+	r.expect(r.do("POST", path, r.read, map[string]any{"note": "x"}), http.StatusForbidden)
+	r.fieldError(r.do("POST", path, r.write, map[string]any{"note": strings.Repeat("n", 501)}), "body.note")
+	res := r.expect(r.do("POST", path, r.write, map[string]any{"note": "appealed", "reverse": true}), http.StatusOK)
+	if res.JSON["state"] != "reversed" || res.JSON["note"] != "appealed" || res.JSON["target_id"] != "123" {
+		r.t.Fatalf("resolved: %s", res.Raw)
+	}
+	r.expect(r.do("POST", path, r.write, map[string]any{"note": "again"}), http.StatusConflict)
+	r.expect(r.do("POST", g1+"/cases/99999/resolve", r.write, map[string]any{}), http.StatusNotFound)
+	if got := r.expect(r.do("GET", fmt.Sprintf("%s/cases/%d", g1, opened.Case.Number), r.read, nil), http.StatusOK); got.JSON["state"] != "reversed" {
+		r.t.Fatalf("case after resolve: %s", got.Raw)
+	}
+	au := r.expect(r.do("GET", g1+"/audit?area=cases", r.read, nil), http.StatusOK)
+	if items := list(au.JSON["items"]); len(items) != 1 || obj(items[0])["action"] != "cases.reversed" || obj(items[0])["api_key"] != strings.Split(r.write, "_")[1] {
+		r.t.Fatalf("audit: %s", au.Raw)
+	}
 }

@@ -47,7 +47,8 @@ func (s *server) putConfig(ctx context.Context, in *putConfigInput) (*configOutp
 		}
 		c.RoleRewards = append(c.RoleRewards, economy.RoleReward{RoleID: role, Threshold: r.Threshold})
 	}
-	// API keys are not Discord users: the audit log records actor 0.
+	// API keys are not Discord users: the audit log records actor 0 and the
+	// key (register puts it in ctx).
 	saved, err := s.Economy.UpdateConfig(ctx, guild, 0, c)
 	if err != nil {
 		return nil, err

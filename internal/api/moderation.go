@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/moderation"
 )
@@ -43,6 +44,16 @@ func (s *server) moderationRoutes() {
 		Description: "Runs the guild's enabled rules on a sample username (as a day-old account without an avatar unless said otherwise), message (sent as often as each windowed rule counts) or file name. Changes nothing.",
 	}}, s.tryRules)
 	register(s, op{scope: apikeys.Read, Operation: huma.Operation{
+		OperationID: "get-moderation-settings", Method: http.MethodGet, Path: v1 + "/automod/settings", Tags: []string{"moderation", "config"},
+		Summary:     "Read the guild's moderation settings",
+		Description: "The mod-log channel, who every rule leaves alone, and warning escalation. A guild that never saved any has the defaults: moderators exempt, no mod-log, no escalation.",
+	}}, s.getModSettings)
+	register(s, op{scope: apikeys.Admin, Operation: huma.Operation{
+		OperationID: "put-moderation-settings", Method: http.MethodPut, Path: v1 + "/automod/settings", Tags: []string{"moderation", "config"},
+		Summary:     "Replace the guild's moderation settings",
+		Description: "When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.",
+	}}, s.putModSettings)
+	register(s, op{scope: apikeys.Read, Operation: huma.Operation{
 		OperationID: "list-cases", Method: http.MethodGet, Path: v1 + "/cases", Tags: []string{"moderation"},
 		Summary:     "List moderation cases, newest first",
 		Description: "Every action, automatic or by a moderator, is a numbered case. Filter by member, action, rule name and state; cursor-paginated.",
@@ -51,6 +62,126 @@ func (s *server) moderationRoutes() {
 		OperationID: "get-case", Method: http.MethodGet, Path: v1 + "/cases/{number}", Tags: []string{"moderation"},
 		Summary: "Read one case by number", Errors: []int{http.StatusNotFound},
 	}}, s.getCase)
+	register(s, op{scope: apikeys.Write, Operation: huma.Operation{
+		OperationID: "resolve-case", Method: http.MethodPost, Path: v1 + "/cases/{number}/resolve", Tags: []string{"moderation"},
+		Summary:     "Close an open case",
+		Description: "With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict},
+	}}, s.resolveCase)
+}
+
+// ModerationSettings are a guild's moderation settings as the API shows them.
+type ModerationSettings struct {
+	ModLogChannel          string   `json:"mod_log_channel,omitempty" pattern:"^[0-9]{1,20}$" doc:"Where the bot posts every case; absent: nowhere" example:"1200000000000000005"`
+	ExemptRoles            []string `json:"exempt_roles" nullable:"false" required:"false" maxItems:"100" doc:"Members with any of these roles are left alone by every rule"`
+	ExemptChannels         []string `json:"exempt_channels" nullable:"false" required:"false" maxItems:"100" doc:"Messages in these channels are left alone by every rule"`
+	ModeratorsExempt       bool     `json:"moderators_exempt" doc:"Members who can moderate (Manage Messages, Kick, Ban, Administrator) are left alone" example:"true"`
+	EscalateAfter          int      `json:"escalate_after" required:"false" minimum:"0" maximum:"50" doc:"This many warnings within the window open a case with escalate_action; 0: no escalation" example:"3"`
+	EscalateWindowHours    int      `json:"escalate_window_hours,omitempty" minimum:"0" example:"24"`
+	EscalateAction         string   `json:"escalate_action,omitempty" enum:"timeout,kick,ban" example:"timeout"`
+	EscalateTimeoutSeconds int      `json:"escalate_timeout_seconds,omitempty" minimum:"0" example:"3600"`
+	Version                int64    `json:"version" readOnly:"true" doc:"Counts saves; 0: never saved" example:"4"`
+}
+
+func modSettingsOf(st automod.Settings) ModerationSettings {
+	return ModerationSettings{ModLogChannel: idString(st.ModLogChannel), ExemptRoles: idStrings(st.ExemptRoles), ExemptChannels: idStrings(st.ExemptChannels),
+		ModeratorsExempt: st.ModeratorsExempt, EscalateAfter: st.EscalateAfter, EscalateWindowHours: st.EscalateWindowHours,
+		EscalateAction: string(st.EscalateAction), EscalateTimeoutSeconds: st.EscalateTimeoutSeconds, Version: st.Version}
+}
+
+func idStrings(ids []int64) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, idString(id))
+	}
+	return out
+}
+
+// snowflakes parses a list of ids, naming the element that is wrong.
+func snowflakes(field string, vs []string) ([]int64, error) {
+	out := make([]int64, 0, len(vs))
+	for i, v := range vs {
+		id, err := snowflake(fmt.Sprintf("%s[%d]", field, i), v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func (m ModerationSettings) domain() (automod.Settings, error) {
+	st := automod.Settings{ModeratorsExempt: m.ModeratorsExempt, EscalateAfter: m.EscalateAfter, EscalateWindowHours: m.EscalateWindowHours,
+		EscalateAction: automod.Action(m.EscalateAction), EscalateTimeoutSeconds: m.EscalateTimeoutSeconds}
+	var err error
+	if st.ModLogChannel, err = optionalSnowflake("mod_log_channel", m.ModLogChannel); err != nil {
+		return st, err
+	}
+	if st.ExemptRoles, err = snowflakes("exempt_roles", m.ExemptRoles); err != nil {
+		return st, err
+	}
+	st.ExemptChannels, err = snowflakes("exempt_channels", m.ExemptChannels)
+	return st, err
+}
+
+type modSettingsOutput struct{ Body ModerationSettings }
+
+func (s *server) getModSettings(ctx context.Context, in *GuildPath) (*modSettingsOutput, error) {
+	guild, err := snowflake("guild", in.Guild)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Moderation.Settings(ctx, guild)
+	if err != nil {
+		return nil, err
+	}
+	return &modSettingsOutput{Body: modSettingsOf(st)}, nil
+}
+
+type putModSettingsInput struct {
+	GuildPath
+	Body ModerationSettings
+}
+
+func (s *server) putModSettings(ctx context.Context, in *putModSettingsInput) (*modSettingsOutput, error) {
+	guild, err := snowflake("guild", in.Guild)
+	if err != nil {
+		return nil, err
+	}
+	st, err := in.Body.domain()
+	if err != nil {
+		return nil, err
+	}
+	if st.ModLogChannel > 0 && s.Discord != nil {
+		if msg := s.Discord.ModLogProblem(ctx, guild, st.ModLogChannel); msg != "" {
+			return nil, apperr.InvalidField("mod_log_channel", "%s", msg)
+		}
+	}
+	saved, err := s.Moderation.UpdateSettings(ctx, guild, 0, st)
+	if err != nil {
+		return nil, err
+	}
+	return &modSettingsOutput{Body: modSettingsOf(saved)}, nil
+}
+
+type resolveCaseInput struct {
+	CasePath
+	Body struct {
+		Note    string `json:"note,omitempty" maxLength:"500" doc:"Why it is closed; shown on the case and in the audit log" example:"appealed; first offence"`
+		Reverse bool   `json:"reverse,omitempty" doc:"Also undo the action: lift a ban or a timeout"`
+	}
+}
+
+func (s *server) resolveCase(ctx context.Context, in *resolveCaseInput) (*caseOutput, error) {
+	guild, err := snowflake("guild", in.Guild)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Moderation.Resolve(ctx, guild, in.Number, 0, in.Body.Note, in.Body.Reverse)
+	if err != nil {
+		return nil, err
+	}
+	return &caseOutput{Body: caseOf(c)}, nil
 }
 
 // Rule is an automod rule as the API shows it (ids as strings).
@@ -79,11 +210,11 @@ func ruleOf(r automod.Rule) Rule {
 		MaxAccountAgeDays: r.MaxAccountAgeDays, RequireNoAvatar: r.RequireNoAvatar, Count: r.Count, WindowSeconds: r.WindowSeconds,
 		Extensions: r.Extensions, AllowList: r.AllowList, Action: string(r.Action), TimeoutSeconds: r.TimeoutSeconds,
 		Reason: r.Reason, DeleteMessage: r.DeleteMessage}
-	for _, id := range r.ExemptRoles {
-		out.ExemptRoles = append(out.ExemptRoles, idString(id))
+	if len(r.ExemptRoles) > 0 {
+		out.ExemptRoles = idStrings(r.ExemptRoles)
 	}
-	for _, id := range r.ExemptChannels {
-		out.ExemptChannels = append(out.ExemptChannels, idString(id))
+	if len(r.ExemptChannels) > 0 {
+		out.ExemptChannels = idStrings(r.ExemptChannels)
 	}
 	return out
 }
@@ -93,21 +224,12 @@ func (r Rule) domain() (automod.Rule, error) {
 		MaxAccountAgeDays: r.MaxAccountAgeDays, RequireNoAvatar: r.RequireNoAvatar, Count: r.Count, WindowSeconds: r.WindowSeconds,
 		Extensions: append([]string{}, r.Extensions...), AllowList: r.AllowList, Action: automod.Action(r.Action),
 		TimeoutSeconds: r.TimeoutSeconds, Reason: r.Reason, DeleteMessage: r.DeleteMessage}
-	for i, v := range r.ExemptRoles {
-		id, err := snowflake(fmt.Sprintf("exempt_roles[%d]", i), v)
-		if err != nil {
-			return out, err
-		}
-		out.ExemptRoles = append(out.ExemptRoles, id)
+	var err error
+	if out.ExemptRoles, err = snowflakes("exempt_roles", r.ExemptRoles); err != nil {
+		return out, err
 	}
-	for i, v := range r.ExemptChannels {
-		id, err := snowflake(fmt.Sprintf("exempt_channels[%d]", i), v)
-		if err != nil {
-			return out, err
-		}
-		out.ExemptChannels = append(out.ExemptChannels, id)
-	}
-	return out, nil
+	out.ExemptChannels, err = snowflakes("exempt_channels", r.ExemptChannels)
+	return out, err
 }
 
 type RulePath struct {
@@ -336,14 +458,16 @@ func (s *server) listCases(ctx context.Context, in *listCasesInput) (*caseListOu
 	return out, nil
 }
 
-type casePath struct {
+// CasePath is exported: huma fills embedded path parameters only through
+// exported fields.
+type CasePath struct {
 	GuildPath
 	Number int64 `path:"number" minimum:"1" doc:"Case number" example:"12"`
 }
 
 type caseOutput struct{ Body Case }
 
-func (s *server) getCase(ctx context.Context, in *casePath) (*caseOutput, error) {
+func (s *server) getCase(ctx context.Context, in *CasePath) (*caseOutput, error) {
 	guild, err := snowflake("guild", in.Guild)
 	if err != nil {
 		return nil, err

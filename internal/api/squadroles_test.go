@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/smarterdev/smarterdev/internal/api"
@@ -11,10 +12,18 @@ import (
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
 )
 
-// staffRoles stands in for Discord's roles: role 666 carries Administrator.
-type staffRoles struct{}
+// fakeDiscord stands in for Discord's view of the guild: role 666 carries
+// Administrator; channel 777 is a voice channel.
+type fakeDiscord struct{}
 
-func (staffRoles) SquadRoleProblem(_ context.Context, _, role int64) string {
+func (fakeDiscord) ModLogProblem(_ context.Context, _, channel int64) string {
+	if channel == 777 {
+		return "#Lounge is not a text channel"
+	}
+	return ""
+}
+
+func (fakeDiscord) SquadRoleProblem(_ context.Context, _, role int64) string {
 	if role == 666 {
 		return "“Admin” can moderate or run the server"
 	}
@@ -24,7 +33,7 @@ func (staffRoles) SquadRoleProblem(_ context.Context, _, role int64) string {
 // A squad's role goes to whoever joins: the API refuses a staff role when
 // it is chosen, at creation or by a patch, and names the field.
 func TestSquadRoleMustNotBeStaff(t *testing.T) {
-	r := newRig(t, storetest.Open(t, store.SQLite), ratelimit.Limit{}, func(d *api.Deps) { d.SquadRoles = staffRoles{} })
+	r := newRig(t, storetest.Open(t, store.SQLite), ratelimit.Limit{}, func(d *api.Deps) { d.Discord = fakeDiscord{} })
 	g := "/api/v1/guilds/1"
 	bad := r.do("POST", g+"/squads", r.admin, map[string]any{"name": "Admins", "role_id": "666"})
 	r.fieldError(bad, "body.role_id")
@@ -36,4 +45,23 @@ func TestSquadRoleMustNotBeStaff(t *testing.T) {
 		t.Fatalf("refused writes changed the squads: %s", l.Raw)
 	}
 	r.expect(r.do("PATCH", g+"/squads/"+id, r.admin, map[string]any{"description": "still fine"}), http.StatusOK)
+}
+
+// The mod-log channel must be one the bot can post in: a voice channel is
+// refused on the field, and nothing is saved.
+func TestModLogMustBeText(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), ratelimit.Limit{}, func(d *api.Deps) { d.Discord = fakeDiscord{} })
+	path := "/api/v1/guilds/1/automod/settings"
+	bad := r.do("PUT", path, r.admin, map[string]any{"mod_log_channel": "777", "moderators_exempt": true})
+	r.fieldError(bad, "body.mod_log_channel")
+	if !strings.Contains(string(bad.Raw), "Lounge is not a text channel") {
+		t.Fatalf("the refusal does not say why: %s", bad.Raw)
+	}
+	if got := r.expect(r.do("GET", path, r.read, nil), http.StatusOK); got.JSON["version"] != 0.0 {
+		t.Fatalf("a refused save was stored: %s", got.Raw)
+	}
+	ok := r.expect(r.do("PUT", path, r.admin, map[string]any{"mod_log_channel": "778", "moderators_exempt": true}), http.StatusOK)
+	if ok.JSON["mod_log_channel"] != "778" {
+		t.Fatalf("saved: %s", ok.Raw)
+	}
 }

@@ -185,10 +185,10 @@ func (s *server) deleteSquad(ctx context.Context, in *SquadPath) (*noContent, er
 // checkSquadRole refuses a role that would make whoever joins the squad a
 // moderator, or that Discord does not let the bot give.
 func (s *server) checkSquadRole(ctx context.Context, guild, role int64) error {
-	if s.SquadRoles == nil {
+	if s.Discord == nil {
 		return nil
 	}
-	if msg := s.SquadRoles.SquadRoleProblem(ctx, guild, role); msg != "" {
+	if msg := s.Discord.SquadRoleProblem(ctx, guild, role); msg != "" {
 		return apperr.InvalidField("role_id", "%s", msg)
 	}
 	return nil

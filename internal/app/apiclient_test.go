@@ -130,9 +130,20 @@ func testGeneratedClient(t *testing.T, c, admin, anon *apiclient.ClientWithRespo
 			t.Fatal(err)
 		}
 		status("audit "+string(area), au.HTTPResponse, au.Body, http.StatusOK, au.JSON200 != nil)
-		if got := au.JSON200.Items; len(got) != want || (want == 1 && got[0].Action != "bytes.config.update") {
+		if got := au.JSON200.Items; len(got) != want || (want == 1 && (got[0].Action != "bytes.config.update" || got[0].APIKey == nil)) {
 			t.Fatalf("audit of %s: %s", area, au.Body)
 		}
+	}
+	// Moderation settings: escalation after 3 warnings a day, by timeout.
+	three, day, hour, timeout := int64(3), int64(24), int64(3600), apiclient.ModerationSettingsEscalateActionTimeout
+	ms, err := admin.PutModerationSettingsWithResponse(ctx, guild, apiclient.ModerationSettings{ModeratorsExempt: true,
+		EscalateAfter: &three, EscalateWindowHours: &day, EscalateAction: &timeout, EscalateTimeoutSeconds: &hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status("put moderation settings", ms.HTTPResponse, ms.Body, http.StatusOK, ms.JSON200 != nil)
+	if d := ms.JSON200; d.Version == nil || *d.Version != 1 || d.EscalateAction == nil || *d.EscalateAction != timeout || d.ExemptRoles == nil {
+		t.Fatalf("moderation settings: %s", ms.Body)
 	}
 
 	// Daily reward with an Idempotency-Key, then the retry, which replays it.

@@ -86,9 +86,9 @@ func (a *App) apiHandler() http.Handler {
 		DB: a.db, Economy: a.services.Economy, Squads: a.services.Squads, Moderation: a.services.Moderation, Keys: a.services.APIKeys,
 		Idempotency: a.services.Idempotency, Limiter: limiter, Logger: a.log.With("component", "api"), Version: version,
 	}
-	// With a bot token, squad roles are checked against Discord's roles.
+	// With a bot token, squad roles and the mod-log channel are checked against Discord.
 	if o := a.discordOptions(); o.BotToken != "" {
-		deps.SquadRoles = discordapi.NewDirectory(discordapi.New(o), discordapi.DefaultTTL)
+		deps.Discord = discordapi.NewDirectory(discordapi.New(o), discordapi.DefaultTTL)
 	}
 	h, err := api.New(deps)
 	if err != nil {

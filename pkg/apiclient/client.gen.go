@@ -113,6 +113,27 @@ func (e EntryKind) Valid() bool {
 	}
 }
 
+// Defines values for ModerationSettingsEscalateAction.
+const (
+	ModerationSettingsEscalateActionBan     ModerationSettingsEscalateAction = "ban"
+	ModerationSettingsEscalateActionKick    ModerationSettingsEscalateAction = "kick"
+	ModerationSettingsEscalateActionTimeout ModerationSettingsEscalateAction = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ModerationSettingsEscalateAction enum.
+func (e ModerationSettingsEscalateAction) Valid() bool {
+	switch e {
+	case ModerationSettingsEscalateActionBan:
+		return true
+	case ModerationSettingsEscalateActionKick:
+		return true
+	case ModerationSettingsEscalateActionTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RuleAction.
 const (
 	RuleActionBan     RuleAction = "ban"
@@ -613,6 +634,47 @@ type Membership struct {
 	UserID string `json:"user_id"`
 }
 
+// ModerationSettings defines model for ModerationSettings.
+type ModerationSettings struct {
+	// EscalateAction Examples: timeout
+	EscalateAction *ModerationSettingsEscalateAction `json:"escalate_action,omitempty"`
+
+	// EscalateAfter This many warnings within the window open a case with escalate_action; 0: no escalation
+	//
+	// Examples: 3
+	EscalateAfter *int64 `json:"escalate_after,omitempty"`
+
+	// EscalateTimeoutSeconds Examples: 3600
+	EscalateTimeoutSeconds *int64 `json:"escalate_timeout_seconds,omitempty"`
+
+	// EscalateWindowHours Examples: 24
+	EscalateWindowHours *int64 `json:"escalate_window_hours,omitempty"`
+
+	// ExemptChannels Messages in these channels are left alone by every rule
+	ExemptChannels []string `json:"exempt_channels,omitempty"`
+
+	// ExemptRoles Members with any of these roles are left alone by every rule
+	ExemptRoles []string `json:"exempt_roles,omitempty"`
+
+	// ModLogChannel Where the bot posts every case; absent: nowhere
+	//
+	// Examples: 1200000000000000005
+	ModLogChannel *string `json:"mod_log_channel,omitempty"`
+
+	// ModeratorsExempt Members who can moderate (Manage Messages, Kick, Ban, Administrator) are left alone
+	//
+	// Examples: true
+	ModeratorsExempt bool `json:"moderators_exempt"`
+
+	// Version Counts saves; 0: never saved
+	//
+	// Examples: 4
+	Version *int64 `json:"version,omitempty"`
+}
+
+// ModerationSettingsEscalateAction Examples: timeout
+type ModerationSettingsEscalateAction string
+
 // Outcome defines model for Outcome.
 type Outcome struct {
 	Action    *string `json:"action,omitempty"`
@@ -681,6 +743,17 @@ type Problem struct {
 	//
 	// Examples: about:blank
 	Type *string `json:"type,omitempty"`
+}
+
+// ResolveCaseInputBody defines model for ResolveCaseInputBody.
+type ResolveCaseInputBody struct {
+	// Note Why it is closed; shown on the case and in the audit log
+	//
+	// Examples: appealed; first offence
+	Note *string `json:"note,omitempty"`
+
+	// Reverse Also undo the action: lift a ban or a timeout
+	Reverse *bool `json:"reverse,omitempty"`
 }
 
 // RoleReward defines model for RoleReward.
@@ -1041,6 +1114,9 @@ type CreateAutomodRuleJSONRequestBody = Rule
 // PutAutomodRuleJSONRequestBody defines body for PutAutomodRule for application/json ContentType.
 type PutAutomodRuleJSONRequestBody = Rule
 
+// PutModerationSettingsJSONRequestBody defines body for PutModerationSettings for application/json ContentType.
+type PutModerationSettingsJSONRequestBody = ModerationSettings
+
 // TryAutomodJSONRequestBody defines body for TryAutomod for application/json ContentType.
 type TryAutomodJSONRequestBody = TryInputBody
 
@@ -1052,6 +1128,9 @@ type PutBytesConfigJSONRequestBody = ConfigBody
 
 // CreateTransferJSONRequestBody defines body for CreateTransfer for application/json ContentType.
 type CreateTransferJSONRequestBody = TransferInputBody
+
+// ResolveCaseJSONRequestBody defines body for ResolveCase for application/json ContentType.
+type ResolveCaseJSONRequestBody = ResolveCaseInputBody
 
 // CreateSquadJSONRequestBody defines body for CreateSquad for application/json ContentType.
 type CreateSquadJSONRequestBody = CreateSquadInputBody
@@ -1219,6 +1298,37 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/guilds/{guild}/automod/rules/{rule} (the `PutAutomodRule` operationId).
 	PutAutomodRule(ctx context.Context, guild string, rule string, body PutAutomodRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetModerationSettings Read the guild's moderation settings
+	//
+	// The mod-log channel, who every rule leaves alone, and warning escalation. A guild that never saved any has the defaults: moderators exempt, no mod-log, no escalation.
+	//
+	// Requires the `read` scope.
+	//
+	// Corresponds with GET /api/v1/guilds/{guild}/automod/settings (the `GetModerationSettings` operationId).
+	GetModerationSettings(ctx context.Context, guild string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutModerationSettingsWithBody Replace the guild's moderation settings
+	//
+	// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `admin` scope.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+	PutModerationSettingsWithBody(ctx context.Context, guild string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutModerationSettings Replace the guild's moderation settings
+	//
+	// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `admin` scope.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+	PutModerationSettings(ctx context.Context, guild string, body PutModerationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// TryAutomodWithBody What would a sample trigger?
 	//
 	// Runs the guild's enabled rules on a sample username (as a day-old account without an avatar unless said otherwise), message (sent as often as each windowed rule counts) or file name. Changes nothing.
@@ -1378,6 +1488,28 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/guilds/{guild}/cases/{number} (the `GetCase` operationId).
 	GetCase(ctx context.Context, guild string, number int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResolveCaseWithBody Close an open case
+	//
+	// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `write` scope.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+	ResolveCaseWithBody(ctx context.Context, guild string, number int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResolveCase Close an open case
+	//
+	// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `write` scope.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+	ResolveCase(ctx context.Context, guild string, number int64, body ResolveCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMemberSquad A member's squad
 	//
@@ -1659,6 +1791,67 @@ func (c *Client) PutAutomodRuleWithBody(ctx context.Context, guild string, rule 
 // Corresponds with PUT /api/v1/guilds/{guild}/automod/rules/{rule} (the `PutAutomodRule` operationId).
 func (c *Client) PutAutomodRule(ctx context.Context, guild string, rule string, body PutAutomodRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutAutomodRuleRequest(c.Server, guild, rule, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetModerationSettings Read the guild's moderation settings
+//
+// The mod-log channel, who every rule leaves alone, and warning escalation. A guild that never saved any has the defaults: moderators exempt, no mod-log, no escalation.
+//
+// Requires the `read` scope.
+//
+// Corresponds with GET /api/v1/guilds/{guild}/automod/settings (the `GetModerationSettings` operationId).
+func (c *Client) GetModerationSettings(ctx context.Context, guild string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetModerationSettingsRequest(c.Server, guild)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutModerationSettingsWithBody Replace the guild's moderation settings
+//
+// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+//
+// Requires the `admin` scope.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+func (c *Client) PutModerationSettingsWithBody(ctx context.Context, guild string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutModerationSettingsRequestWithBody(c.Server, guild, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutModerationSettings Replace the guild's moderation settings
+//
+// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+//
+// Requires the `admin` scope.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+func (c *Client) PutModerationSettings(ctx context.Context, guild string, body PutModerationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutModerationSettingsRequest(c.Server, guild, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1977,6 +2170,48 @@ func (c *Client) ListCases(ctx context.Context, guild string, params *ListCasesP
 // Corresponds with GET /api/v1/guilds/{guild}/cases/{number} (the `GetCase` operationId).
 func (c *Client) GetCase(ctx context.Context, guild string, number int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetCaseRequest(c.Server, guild, number)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResolveCaseWithBody Close an open case
+//
+// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+//
+// Requires the `write` scope.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+func (c *Client) ResolveCaseWithBody(ctx context.Context, guild string, number int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveCaseRequestWithBody(c.Server, guild, number, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResolveCase Close an open case
+//
+// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+//
+// Requires the `write` scope.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+func (c *Client) ResolveCase(ctx context.Context, guild string, number int64, body ResolveCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveCaseRequest(c.Server, guild, number, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2557,6 +2792,87 @@ func NewPutAutomodRuleRequestWithBody(server string, guild string, rule string, 
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/guilds/%s/automod/rules/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetModerationSettingsRequest constructs an http.Request for the GetModerationSettings method
+func NewGetModerationSettingsRequest(server string, guild string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "guild", guild, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/guilds/%s/automod/settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutModerationSettingsRequest calls the generic PutModerationSettings builder with application/json body
+func NewPutModerationSettingsRequest(server string, guild string, body PutModerationSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutModerationSettingsRequestWithBody(server, guild, "application/json", bodyReader)
+}
+
+// NewPutModerationSettingsRequestWithBody constructs an http.Request for the PutModerationSettings method, with any body, and a specified content type
+func NewPutModerationSettingsRequestWithBody(server string, guild string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "guild", guild, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/guilds/%s/automod/settings", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3310,6 +3626,60 @@ func NewGetCaseRequest(server string, guild string, number int64) (*http.Request
 	return req, nil
 }
 
+// NewResolveCaseRequest calls the generic ResolveCase builder with application/json body
+func NewResolveCaseRequest(server string, guild string, number int64, body ResolveCaseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResolveCaseRequestWithBody(server, guild, number, "application/json", bodyReader)
+}
+
+// NewResolveCaseRequestWithBody constructs an http.Request for the ResolveCase method, with any body, and a specified content type
+func NewResolveCaseRequestWithBody(server string, guild string, number int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "guild", guild, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/guilds/%s/cases/%s/resolve", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMemberSquadRequest constructs an http.Request for the GetMemberSquad method
 func NewGetMemberSquadRequest(server string, guild string, user string) (*http.Request, error) {
 	var err error
@@ -3911,6 +4281,39 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/guilds/{guild}/automod/rules/{rule} (the `PutAutomodRule` operationId).
 	PutAutomodRuleWithResponse(ctx context.Context, guild string, rule string, body PutAutomodRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAutomodRuleResponse, error)
 
+	// GetModerationSettingsWithResponse Read the guild's moderation settings
+	//
+	// The mod-log channel, who every rule leaves alone, and warning escalation. A guild that never saved any has the defaults: moderators exempt, no mod-log, no escalation.
+	//
+	// Requires the `read` scope.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/guilds/{guild}/automod/settings (the `GetModerationSettings` operationId).
+	GetModerationSettingsWithResponse(ctx context.Context, guild string, reqEditors ...RequestEditorFn) (*GetModerationSettingsResponse, error)
+
+	// PutModerationSettingsWithBodyWithResponse Replace the guild's moderation settings
+	//
+	// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `admin` scope.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+	PutModerationSettingsWithBodyWithResponse(ctx context.Context, guild string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutModerationSettingsResponse, error)
+
+	// PutModerationSettingsWithResponse Replace the guild's moderation settings
+	//
+	// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `admin` scope.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+	PutModerationSettingsWithResponse(ctx context.Context, guild string, body PutModerationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutModerationSettingsResponse, error)
+
 	// TryAutomodWithBodyWithResponse What would a sample trigger?
 	//
 	// Runs the guild's enabled rules on a sample username (as a day-old account without an avatar unless said otherwise), message (sent as often as each windowed rule counts) or file name. Changes nothing.
@@ -4086,6 +4489,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/guilds/{guild}/cases/{number} (the `GetCase` operationId).
 	GetCaseWithResponse(ctx context.Context, guild string, number int64, reqEditors ...RequestEditorFn) (*GetCaseResponse, error)
+
+	// ResolveCaseWithBodyWithResponse Close an open case
+	//
+	// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `write` scope.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+	ResolveCaseWithBodyWithResponse(ctx context.Context, guild string, number int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveCaseResponse, error)
+
+	// ResolveCaseWithResponse Close an open case
+	//
+	// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+	//
+	// Requires the `write` scope.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+	ResolveCaseWithResponse(ctx context.Context, guild string, number int64, body ResolveCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveCaseResponse, error)
 
 	// GetMemberSquadWithResponse A member's squad
 	//
@@ -4737,6 +5162,172 @@ func (r PutAutomodRuleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutAutomodRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetModerationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModerationSettings
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationProblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetModerationSettingsResponse) GetJSON200() *ModerationSettings {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSON429() *Problem {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetModerationSettingsResponse) GetApplicationProblemJSONDefault() *Problem {
+	return r.ApplicationProblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetModerationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetModerationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetModerationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetModerationSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutModerationSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModerationSettings
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationProblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutModerationSettingsResponse) GetJSON200() *ModerationSettings {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSON429() *Problem {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r PutModerationSettingsResponse) GetApplicationProblemJSONDefault() *Problem {
+	return r.ApplicationProblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PutModerationSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutModerationSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutModerationSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutModerationSettingsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5781,6 +6372,103 @@ func (r GetCaseResponse) ContentType() string {
 	return ""
 }
 
+type ResolveCaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Case
+	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationProblemJSON401 *Problem
+	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationProblemJSON403 *Problem
+	// ApplicationProblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationProblemJSON404 *Problem
+	// ApplicationProblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationProblemJSON409 *Problem
+	// ApplicationProblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationProblemJSON422 *Problem
+	// ApplicationProblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationProblemJSON429 *Problem
+	// ApplicationProblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationProblemJSON500 *Problem
+	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationProblemJSONDefault *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResolveCaseResponse) GetJSON200() *Case {
+	return r.JSON200
+}
+
+// GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON401() *Problem {
+	return r.ApplicationProblemJSON401
+}
+
+// GetApplicationProblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON403() *Problem {
+	return r.ApplicationProblemJSON403
+}
+
+// GetApplicationProblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON404() *Problem {
+	return r.ApplicationProblemJSON404
+}
+
+// GetApplicationProblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON409() *Problem {
+	return r.ApplicationProblemJSON409
+}
+
+// GetApplicationProblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON422() *Problem {
+	return r.ApplicationProblemJSON422
+}
+
+// GetApplicationProblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON429() *Problem {
+	return r.ApplicationProblemJSON429
+}
+
+// GetApplicationProblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSON500() *Problem {
+	return r.ApplicationProblemJSON500
+}
+
+// GetApplicationProblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ResolveCaseResponse) GetApplicationProblemJSONDefault() *Problem {
+	return r.ApplicationProblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ResolveCaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResolveCaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResolveCaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResolveCaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMemberSquadResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6744,6 +7432,57 @@ func (c *ClientWithResponses) PutAutomodRuleWithResponse(ctx context.Context, gu
 	return ParsePutAutomodRuleResponse(rsp)
 }
 
+// GetModerationSettingsWithResponse Read the guild's moderation settings
+//
+// The mod-log channel, who every rule leaves alone, and warning escalation. A guild that never saved any has the defaults: moderators exempt, no mod-log, no escalation.
+//
+// Requires the `read` scope.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/guilds/{guild}/automod/settings (the `GetModerationSettings` operationId).
+func (c *ClientWithResponses) GetModerationSettingsWithResponse(ctx context.Context, guild string, reqEditors ...RequestEditorFn) (*GetModerationSettingsResponse, error) {
+	rsp, err := c.GetModerationSettings(ctx, guild, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetModerationSettingsResponse(rsp)
+}
+
+// PutModerationSettingsWithBodyWithResponse Replace the guild's moderation settings
+//
+// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+//
+// Requires the `admin` scope.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+func (c *ClientWithResponses) PutModerationSettingsWithBodyWithResponse(ctx context.Context, guild string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutModerationSettingsResponse, error) {
+	rsp, err := c.PutModerationSettingsWithBody(ctx, guild, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutModerationSettingsResponse(rsp)
+}
+
+// PutModerationSettingsWithResponse Replace the guild's moderation settings
+//
+// When the server can reach Discord, a mod-log channel the bot cannot post in (not in the guild, or not a text or announcement channel) is a 422 on `body.mod_log_channel`. Every bot process applies the change within a second. Recorded in the audit log, with the key that made it.
+//
+// Requires the `admin` scope.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/guilds/{guild}/automod/settings (the `PutModerationSettings` operationId).
+func (c *ClientWithResponses) PutModerationSettingsWithResponse(ctx context.Context, guild string, body PutModerationSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutModerationSettingsResponse, error) {
+	rsp, err := c.PutModerationSettings(ctx, guild, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutModerationSettingsResponse(rsp)
+}
+
 // TryAutomodWithBodyWithResponse What would a sample trigger?
 //
 // Runs the guild's enabled rules on a sample username (as a day-old account without an avatar unless said otherwise), message (sent as often as each windowed rule counts) or file name. Changes nothing.
@@ -7012,6 +7751,40 @@ func (c *ClientWithResponses) GetCaseWithResponse(ctx context.Context, guild str
 		return nil, err
 	}
 	return ParseGetCaseResponse(rsp)
+}
+
+// ResolveCaseWithBodyWithResponse Close an open case
+//
+// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+//
+// Requires the `write` scope.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+func (c *ClientWithResponses) ResolveCaseWithBodyWithResponse(ctx context.Context, guild string, number int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveCaseResponse, error) {
+	rsp, err := c.ResolveCaseWithBody(ctx, guild, number, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResolveCaseResponse(rsp)
+}
+
+// ResolveCaseWithResponse Close an open case
+//
+// With `reverse`, the case is closed as reversed and a ban or timeout is also lifted on Discord (by the bot, retried until Discord answers). A case already closed is a 409. Recorded in the audit log, with the key that made it.
+//
+// Requires the `write` scope.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/guilds/{guild}/cases/{number}/resolve (the `ResolveCase` operationId).
+func (c *ClientWithResponses) ResolveCaseWithResponse(ctx context.Context, guild string, number int64, body ResolveCaseJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveCaseResponse, error) {
+	rsp, err := c.ResolveCase(ctx, guild, number, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResolveCaseResponse(rsp)
 }
 
 // GetMemberSquadWithResponse A member's squad
@@ -7626,6 +8399,142 @@ func ParsePutAutomodRuleResponse(rsp *http.Response) (*PutAutomodRuleResponse, e
 			return nil, err
 		}
 		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetModerationSettingsResponse parses an HTTP response from a GetModerationSettingsWithResponse call
+func ParseGetModerationSettingsResponse(rsp *http.Response) (*GetModerationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetModerationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModerationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutModerationSettingsResponse parses an HTTP response from a PutModerationSettingsWithResponse call
+func ParsePutModerationSettingsResponse(rsp *http.Response) (*PutModerationSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutModerationSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModerationSettings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
@@ -8484,6 +9393,88 @@ func ParseGetCaseResponse(rsp *http.Response) (*GetCaseResponse, error) {
 			return nil, err
 		}
 		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseResolveCaseResponse parses an HTTP response from a ResolveCaseWithResponse call
+func ParseResolveCaseResponse(rsp *http.Response) (*ResolveCaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResolveCaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Case
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationProblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
