@@ -74,7 +74,11 @@ func (f *form) idField(name string) int64 {
 // Checkboxes send one value each, a typed list one value in all.
 func (f *form) idList(name string) []int64 {
 	out := []int64{}
-	for _, s := range splitList(strings.Join(f.Values[name], ",")) {
+	joined := strings.Join(f.Values[name], ", ")
+	// One value, all the ids: a form shown again keeps every ticked box, or
+	// every id in the typed fallback when Discord has stopped answering.
+	f.Values[name] = []string{joined}
+	for _, s := range splitList(joined) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n <= 0 {
 			f.set(name, "Enter Discord ids (digits only), separated by commas.")

@@ -223,7 +223,7 @@ func TestAutomodPickers(t *testing.T) {
 		t.Fatalf("rules = %+v", rules)
 	}
 	if res := admin.get(r.path("/automod")); !strings.Contains(res.body, "<td>Too many messages</td>") ||
-		!strings.Contains(res.body, `<span class="muted">1 exempt channel</span>`) {
+		!strings.Contains(res.body, `<span class="muted">not in #bot-commands</span>`) {
 		t.Errorf("the rules table does not say the kind or the exemptions in words:\n%s", res.body)
 	}
 	id := strconv.FormatInt(rules[0].ID, 10)
@@ -427,6 +427,12 @@ func TestAutomodPickersWithoutDiscord(t *testing.T) {
 	}
 	if res := admin.get(r.path("/automod")); !strings.Contains(res.body, `name="exempt_roles" value="11, 12"`) {
 		t.Error("typed ids not shown back")
+	}
+	// Boxes ticked before Discord went down come as one value each; a refused
+	// save shows every one of them back in the typed field, none dropped.
+	res = admin.post(r.path("/automod/settings"), url.Values{"exempt_roles": {"21", "22", "23"}, "escalate_after": {"1"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `name="exempt_roles" value="21, 22, 23"`) {
+		t.Errorf("refused save: %d, ticked ids not all kept:\n%s", res.StatusCode, res.body)
 	}
 }
 

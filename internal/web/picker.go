@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/smarterdev/smarterdev/internal/discordapi"
@@ -95,6 +97,23 @@ func (h *Handler) pickOptions(ctx context.Context, guild int64) pickOptions {
 		}
 	}
 	return p
+}
+
+// RoleNames and ChannelNames name ids for reading ("@Helper, @Mods"); an id
+// Discord does not list (or when it does not answer) stays a number.
+func (p pickOptions) RoleNames(ids []int64) string    { return labels(p.Roles, ids) }
+func (p pickOptions) ChannelNames(ids []int64) string { return labels(p.Channels, ids) }
+
+func labels(opts []option, ids []int64) string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		v := strconv.FormatInt(id, 10)
+		if i := slices.IndexFunc(opts, func(o option) bool { return o.Value == v }); i >= 0 {
+			v = opts[i].Label
+		}
+		out = append(out, v)
+	}
+	return strings.Join(out, ", ")
 }
 
 var channelKinds = map[int]string{2: "voice", 5: "announcements", 13: "stage", 15: "forum", 16: "media"}

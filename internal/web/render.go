@@ -178,9 +178,11 @@ var funcs = template.FuncMap{
 		}
 		return "?"
 	},
-	"kind":       func(k string) string { return lookup(kindNames, k) },
-	"ruleKind":   func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
-	"ruleAction": func(a automod.Action) string { return lookup(ruleActionNames, string(a)) },
+	"kind":        func(k string) string { return lookup(kindNames, k) },
+	"ruleKind":    func(k automod.Kind) string { return lookup(ruleKindNames, string(k)) },
+	"ruleAction":  func(a automod.Action) string { return lookup(ruleActionNames, string(a)) },
+	"ruleKinds":   func() []option { return ruleKinds },
+	"ruleActions": func() []option { return ruleActions },
 	"field": func(f *form, name, id, label, hint string) fieldData {
 		return fieldData{Form: f, Name: name, ID: id, Label: label, Hint: hint}
 	},
@@ -221,12 +223,24 @@ type squadFormData struct {
 	CSRF  string
 }
 
-// ruleKindNames and ruleActionNames are the automod form's words for them.
+// ruleKinds and ruleActions are the automod form's words for them, in the
+// form's order; the rules table reads the same words.
 var (
-	ruleKindNames = map[string]string{"username": "Username on join", "message_rate": "Too many messages",
-		"duplicate": "Repeated message", "channel_spread": "Messages in many channels", "attachment": "File attachments"}
-	ruleActionNames = map[string]string{"delete": "Delete the message", "warn": "Warn", "timeout": "Timeout", "kick": "Kick", "ban": "Ban"}
+	ruleKinds = []option{{"username", "Username on join"}, {"message_rate", "Too many messages"},
+		{"duplicate", "Repeated message"}, {"channel_spread", "Messages in many channels"}, {"attachment", "File attachments"}}
+	ruleActions = []option{{"delete", "Delete the message"}, {"warn", "Warn"}, {"timeout", "Timeout"}, {"kick", "Kick"}, {"ban", "Ban"}}
+
+	ruleKindNames   = optionLabels(ruleKinds)
+	ruleActionNames = optionLabels(ruleActions)
 )
+
+func optionLabels(opts []option) map[string]string {
+	m := make(map[string]string, len(opts))
+	for _, o := range opts {
+		m[o.Value] = o.Label
+	}
+	return m
+}
 
 func lookup(names map[string]string, k string) string {
 	if n, ok := names[k]; ok {
