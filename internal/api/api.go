@@ -148,14 +148,15 @@ func config(version string) huma.Config {
 	return cfg
 }
 
-const apiDescription = `The REST API of Smarter Dev: the bytes economy and squads of the guilds this
-installation serves. Guild, user and role ids are Discord snowflakes written as
+const apiDescription = `The REST API of Smarter Dev: the bytes economy, squads and moderation of the
+guilds this installation serves. Guild, user and role ids are Discord snowflakes written as
 decimal strings.
 
 Authentication: ` + "`Authorization: Bearer sdk_...`" + ` with a key from
 ` + "`smarterdev apikey create`" + `. GET needs the read scope, member actions (transfers,
-daily claims, joins) need write, configuration, squad management and
-adjustments need admin. A key bound to a guild works only there.
+daily claims, joins, closing a case) need write, configuration, squad
+management and adjustments need admin. A key bound to a guild works only
+there. The audit log records every change made with a key under its prefix.
 
 Errors are RFC 9457 ` + "`application/problem+json`" + ` with a ` + "`code`" + `, a ` + "`request_id`" + `, one
 ` + "`errors`" + ` entry per invalid field, and extras such as ` + "`balance`" + `, ` + "`needed`" + ` or

@@ -30,7 +30,7 @@ type Scope string
 
 const (
 	Read  Scope = "read"  // every GET
-	Write Scope = "write" // member actions: transfers, daily claims, joins
+	Write Scope = "write" // member actions: transfers, daily claims, joins, closing cases
 	Admin Scope = "admin" // configuration, squad CRUD, adjustments
 )
 

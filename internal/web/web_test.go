@@ -238,6 +238,11 @@ func TestDashboard(t *testing.T) {
 			if res := admin.get(r.path("/apikeys")); strings.Contains(res.body, "/revoke") || !strings.Contains(res.body, "revoked") {
 				t.Error("a key is still active")
 			}
+			// Every key, revoked or not, links to the changes made with it.
+			if res := admin.get(r.path("/apikeys")); !strings.Contains(res.body, `/audit?api_key=`+prefix[1]+`">Changes`) ||
+				!strings.Contains(res.body, `/audit?api_key=`+active[1]+`">Changes`) {
+				t.Errorf("no link to each key's changes:\n%s", res.body)
+			}
 			if res := admin.get(r.path("/audit")); !strings.Contains(res.body, "apikeys.rotate") || !strings.Contains(res.body, "<ins>revoked</ins>") {
 				t.Errorf("rotation or revocation not audited as it happened:\n%s", res.body)
 			}
