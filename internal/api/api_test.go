@@ -71,7 +71,7 @@ func (r *rig) with(t *testing.T) *rig {
 }
 
 func (r *rig) key(name string, s apikeys.Scope, guild int64) string {
-	_, token, err := r.keys.Create(context.Background(), name, s, guild)
+	_, token, err := r.keys.Create(context.Background(), 0, name, s, guild)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func testAuth(r *rig) {
 	// Revoked keys stop working at once.
 	token := r.key("temp", apikeys.Read, 0)
 	r.expect(r.do("GET", path, token, nil), http.StatusOK)
-	if _, err := r.keys.Revoke(context.Background(), strings.Split(token, "_")[1]); err != nil {
+	if _, err := r.keys.Revoke(context.Background(), 0, strings.Split(token, "_")[1]); err != nil {
 		r.t.Fatal(err)
 	}
 	r.expect(r.do("GET", path, token, nil), http.StatusUnauthorized)
@@ -443,7 +443,7 @@ func testAdmin(r *rig) {
 	items := list(au.JSON["items"])
 	// The API key is who made the change: the entry names it, by prefix.
 	prefix := strings.Split(r.admin, "_")[1]
-	if len(items) != 1 || obj(items[0])["action"] != "bytes.grant" || obj(items[0])["api_key"] != prefix || obj(items[0])["actor_id"] != nil {
+	if len(items) != 1 || obj(items[0])["action"] != "bytes.grant" || obj(items[0])["api_key"] != prefix || obj(items[0])["via"] != "api" || obj(items[0])["actor_id"] != nil {
 		r.t.Fatalf("audit: %s", au.Raw)
 	}
 	// Filters: by the part of the product, by who made the change (the

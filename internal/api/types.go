@@ -140,12 +140,23 @@ type AuditEntry struct {
 	ID      int64     `json:"id" example:"9"`
 	ActorID string    `json:"actor_id,omitempty" doc:"The Discord user who made the change; absent for the system or an API key"`
 	APIKey  string    `json:"api_key,omitempty" doc:"The prefix of the API key the change was made with; absent for changes not made through the API" example:"3f9a0c12b7e4"`
+	Via     string    `json:"via,omitempty" enum:"api,cli" doc:"How a change came about when no Discord user made it: api (with the key in api_key) or cli (smarterdev run on the server); absent otherwise"`
 	Action  string    `json:"action" example:"bytes.config.update"`
 	Target  string    `json:"target" example:"guild"`
 	Before  any       `json:"before" doc:"State before the change (JSON)"`
 	After   any       `json:"after" doc:"State after the change (JSON)"`
 	Reason  string    `json:"reason,omitempty"`
 	At      time.Time `json:"at"`
+}
+
+func viaOf(e audit.Entry) string {
+	switch {
+	case e.APIKey() != "":
+		return "api"
+	case e.FromCommandLine():
+		return "cli"
+	}
+	return ""
 }
 
 func auditOf(es []audit.Entry) []AuditEntry {
@@ -155,7 +166,7 @@ func auditOf(es []audit.Entry) []AuditEntry {
 		_ = json.Unmarshal(e.Before, &before)
 		_ = json.Unmarshal(e.After, &after)
 		out = append(out, AuditEntry{ID: e.ID, ActorID: idString(e.ActorID), Action: e.Action, Target: e.Target,
-			APIKey: e.APIKey(), Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
+			APIKey: e.APIKey(), Via: viaOf(e), Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
 	}
 	return out
 }

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
@@ -193,15 +194,48 @@ func checkName(name string) (string, error) {
 
 // Create issues a key and returns it with the full token, which is never
 // shown again.
-func (s *Service) Create(ctx context.Context, name string, scope Scope, guild int64) (Key, string, error) {
+func (s *Service) Create(ctx context.Context, actor int64, name string, scope Scope, guild int64) (Key, string, error) {
 	var k Key
 	var token string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
-		k, token, err = s.create(ctx, tx.Queries, name, scope, guild)
-		return err
+		if k, token, err = s.create(ctx, tx.Queries, name, scope, guild); err != nil {
+			return err
+		}
+		return record(ctx, tx, actor, "apikeys.create", k.GuildID, k.Prefix, nil, &k)
 	})
 	return k, token, err
+}
+
+// auditView is what the audit log keeps of a key: never its secret.
+type auditView struct {
+	Prefix string `json:"prefix"`
+	Name   string `json:"name"`
+	Scope  string `json:"scope"`
+	Status string `json:"status"`
+}
+
+func viewOf(k *Key) any {
+	if k == nil {
+		return nil
+	}
+	status := "active"
+	if k.Revoked() {
+		status = "revoked"
+	}
+	return auditView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope), Status: status}
+}
+
+// record audits a change to a key bound to a guild, in the guild's log, in
+// the change's transaction: whoever creates, revokes or rotates it, from the
+// dashboard or the command line, leaves a trace. A key for every guild
+// belongs to no guild's log.
+func record(ctx context.Context, tx *store.Tx, actor int64, action string, guild int64, prefix string, before, after *Key) error {
+	if guild == 0 {
+		return nil
+	}
+	return audit.Record(ctx, tx, audit.Entry{GuildID: guild, ActorID: actor, Action: action, Target: "apikey:" + prefix},
+		viewOf(before), viewOf(after))
 }
 
 func (s *Service) create(ctx context.Context, q *sqldb.Queries, name string, scope Scope, guild int64) (Key, string, error) {
@@ -243,12 +277,16 @@ func (s *Service) List(ctx context.Context) ([]Key, error) {
 }
 
 // Revoke disables the key with this prefix at once.
-func (s *Service) Revoke(ctx context.Context, prefix string) (Key, error) {
+func (s *Service) Revoke(ctx context.Context, actor int64, prefix string) (Key, error) {
 	var k Key
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
-		k, err = s.revoke(ctx, tx.Queries, prefix)
-		return err
+		if k, err = s.revoke(ctx, tx.Queries, prefix); err != nil {
+			return err
+		}
+		was := k
+		was.RevokedAt = time.Time{}
+		return record(ctx, tx, actor, "apikeys.revoke", k.GuildID, k.Prefix, &was, &k)
 	})
 	if err == nil {
 		s.announceRevoked(ctx, k.Prefix)
@@ -289,7 +327,7 @@ func (s *Service) revoke(ctx context.Context, q *sqldb.Queries, prefix string) (
 
 // Rotate revokes the key with this prefix and issues a new one with the same
 // name, scope and guild, in one transaction.
-func (s *Service) Rotate(ctx context.Context, prefix string) (Key, string, error) {
+func (s *Service) Rotate(ctx context.Context, actor int64, prefix string) (Key, string, error) {
 	var k Key
 	var token string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
@@ -297,11 +335,12 @@ func (s *Service) Rotate(ctx context.Context, prefix string) (Key, string, error
 		if err != nil {
 			return err
 		}
-		k, token, err = s.create(ctx, tx.Queries, old.Name, old.Scope, old.GuildID)
-		if err == nil {
-			prefix = old.Prefix
+		if k, token, err = s.create(ctx, tx.Queries, old.Name, old.Scope, old.GuildID); err != nil {
+			return err
 		}
-		return err
+		prefix = old.Prefix
+		old.RevokedAt = time.Time{} // as it was: the new key replaces it
+		return record(ctx, tx, actor, "apikeys.rotate", k.GuildID, old.Prefix, &old, &k)
 	})
 	if err == nil {
 		s.announceRevoked(ctx, prefix)

@@ -3,11 +3,13 @@ package apikeys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
@@ -18,7 +20,7 @@ func TestKeys(t *testing.T) {
 		ctx := context.Background()
 		now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 		s := apikeys.NewService(db, func() time.Time { return now })
-		k, token, err := s.Create(ctx, "bot", apikeys.Write, 7)
+		k, token, err := s.Create(ctx, 42, "bot", apikeys.Write, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +50,7 @@ func TestKeys(t *testing.T) {
 		if !apikeys.Write.Allows(apikeys.Read) || apikeys.Write.Allows(apikeys.Admin) || !apikeys.Admin.Allows(apikeys.Write) {
 			t.Fatal("scope order")
 		}
-		nk, ntoken, err := s.Rotate(ctx, k.Prefix)
+		nk, ntoken, err := s.Rotate(ctx, 43, k.Prefix)
 		if err != nil || nk.Name != "bot" || nk.Scope != apikeys.Write || nk.GuildID != 7 || nk.Prefix == k.Prefix {
 			t.Fatalf("rotate: %+v %v", nk, err)
 		}
@@ -58,14 +60,32 @@ func TestKeys(t *testing.T) {
 		if _, err := s.Authenticate(ctx, ntoken); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Revoke(ctx, nk.Prefix); err != nil {
+		if _, err := s.Revoke(ctx, 44, nk.Prefix); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Revoke(ctx, nk.Prefix); err == nil {
+		if _, err := s.Revoke(ctx, 44, nk.Prefix); err == nil {
 			t.Fatal("revoked twice")
 		}
-		if _, _, err := s.Create(ctx, "x", "root", 0); err == nil {
+		if _, _, err := s.Create(ctx, 0, "x", "root", 0); err == nil {
 			t.Fatal("bad scope accepted")
+		}
+		// The guild's audit log has each change, by whom, in its transaction;
+		// the refused second revocation left nothing.
+		es, err := audit.List(ctx, db, 7, 0, 10, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log []string
+		for _, e := range es {
+			log = append(log, fmt.Sprintf("%s by %d on %s: %s -> %s", e.Action, e.ActorID, e.Target, e.Before, e.After))
+		}
+		want := []string{
+			fmt.Sprintf(`apikeys.revoke by 44 on apikey:%[1]s: {"prefix":"%[1]s","name":"bot","scope":"write","status":"active"} -> {"prefix":"%[1]s","name":"bot","scope":"write","status":"revoked"}`, nk.Prefix),
+			fmt.Sprintf(`apikeys.rotate by 43 on apikey:%[1]s: {"prefix":"%[1]s","name":"bot","scope":"write","status":"active"} -> {"prefix":"%[2]s","name":"bot","scope":"write","status":"active"}`, k.Prefix, nk.Prefix),
+			fmt.Sprintf(`apikeys.create by 42 on apikey:%[1]s: null -> {"prefix":"%[1]s","name":"bot","scope":"write","status":"active"}`, k.Prefix),
+		}
+		if strings.Join(log, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("audit:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }
@@ -84,14 +104,14 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		k, token, err := a.Create(ctx, "ci", apikeys.Read, 0)
+		k, token, err := a.Create(ctx, 0, "ci", apikeys.Read, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := other.Authenticate(ctx, token); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Revoke(ctx, k.Prefix); err != nil {
+		if _, err := a.Revoke(ctx, 0, k.Prefix); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(time.Second)
@@ -106,7 +126,7 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		// A wrong secret for a cached prefix is still refused.
-		k2, token2, _ := a.Create(ctx, "ci2", apikeys.Read, 0)
+		k2, token2, _ := a.Create(ctx, 0, "ci2", apikeys.Read, 0)
 		if _, err := a.Authenticate(ctx, token2); err != nil {
 			t.Fatal(err)
 		}

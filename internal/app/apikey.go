@@ -11,6 +11,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/store"
 )
@@ -34,8 +35,8 @@ func apikeyCommand(e env) *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
-				k, token, err := keys.Create(cmd.Context(), name, sc, guild)
+			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
+				k, token, err := keys.Create(ctx, 0, name, sc, guild)
 				if err != nil {
 					return keyError(cfg, err)
 				}
@@ -57,8 +58,8 @@ func apikeyCommand(e env) *cobra.Command {
 		Short: "List keys: prefix, name, scope, guild, created, last used, revoked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
-				ks, err := keys.List(cmd.Context())
+			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
+				ks, err := keys.List(ctx)
 				if err != nil {
 					return keyError(cfg, err)
 				}
@@ -77,8 +78,8 @@ func apikeyCommand(e env) *cobra.Command {
 		Short: "Disable a key at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
-				k, err := keys.Revoke(cmd.Context(), args[0])
+			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
+				k, err := keys.Revoke(ctx, 0, args[0])
 				if err != nil {
 					return keyError(cfg, err)
 				}
@@ -92,8 +93,8 @@ func apikeyCommand(e env) *cobra.Command {
 		Short: "Revoke a key and issue a new one with the same name, scope and guild",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withKeys(cmd.Context(), e, func(cfg config.Config, keys *apikeys.Service) error {
-				k, token, err := keys.Rotate(cmd.Context(), args[0])
+			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
+				k, token, err := keys.Rotate(ctx, 0, args[0])
 				if err != nil {
 					return keyError(cfg, err)
 				}
@@ -110,7 +111,7 @@ func apikeyCommand(e env) *cobra.Command {
 
 // withKeys opens the database with the same schema rule as the server:
 // SQLite is migrated on the spot, PostgreSQL must be up to date already.
-func withKeys(ctx context.Context, e env, fn func(config.Config, *apikeys.Service) error) error {
+func withKeys(ctx context.Context, e env, fn func(context.Context, config.Config, *apikeys.Service) error) error {
 	cfg, log, err := e.setup()
 	if err != nil {
 		return err
@@ -143,7 +144,9 @@ func withKeys(ctx context.Context, e env, fn func(config.Config, *apikeys.Servic
 			return failure(cfg, err)
 		}
 	}
-	return fn(cfg, keys)
+	// A guild's audit log shows a change to its key as made from the
+	// command line.
+	return fn(audit.ViaCommandLine(ctx), cfg, keys)
 }
 
 func keyError(cfg config.Config, err error) error {

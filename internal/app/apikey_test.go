@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,6 +59,29 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Fatalf("revoke: %d %s", code, out)
 	}
 	refusedWithin(t, srv.addr, rotated, "revoked key")
+
+	// A key bound to a guild is in that guild's audit log, as made from the
+	// command line (a key for every guild belongs to no guild's log).
+	code, out, errOut = run(t, env, "apikey", "create", "--name", "ops", "--scope", "admin", "--guild", "1")
+	if code != 0 {
+		t.Fatalf("create for a guild: %d %s", code, errOut)
+	}
+	ops := strings.TrimSpace(out)
+	req, _ := http.NewRequest("GET", "http://"+srv.addr+"/api/v1/guilds/1/audit", nil)
+	req.Header.Set("Authorization", "Bearer "+ops)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Items []struct{ Action, Target, Via string }
+	}
+	err = json.NewDecoder(res.Body).Decode(&page)
+	res.Body.Close()
+	if err != nil || len(page.Items) != 1 || page.Items[0].Action != "apikeys.create" || page.Items[0].Via != "cli" ||
+		page.Items[0].Target != "apikey:"+strings.Split(ops, "_")[1] {
+		t.Fatalf("audit of the guild: %+v %v", page, err)
+	}
 
 	if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "root"); code != ExitUsage || !strings.Contains(errOut, "scope") {
 		t.Fatalf("bad scope: %d %s", code, errOut)

@@ -27,7 +27,8 @@ type Entry struct {
 	Reason  string          `json:"reason"`
 	At      time.Time       `json:"at"`
 	// Via is how a change no Discord user made came about: "apikey:PREFIX"
-	// for a REST API call; "" otherwise. Record fills it in from the context.
+	// for a REST API call, "cli" for a command run on the server; ""
+	// otherwise. Record fills it in from the context.
 	Via string `json:"via,omitempty"`
 }
 
@@ -39,9 +40,22 @@ func (e Entry) APIKey() string {
 	return ""
 }
 
-const viaAPIKey = "apikey:"
+// FromCommandLine reports whether the change was made by running smarterdev
+// on the server (an operator at a shell; no Discord user).
+func (e Entry) FromCommandLine() bool { return e.Via == viaCLI }
+
+const (
+	viaAPIKey = "apikey:"
+	viaCLI    = "cli"
+)
 
 type viaCtx struct{}
+
+// ViaCommandLine marks ctx as a command run on the server (smarterdev
+// apikey ...): its entries say so instead of "the system".
+func ViaCommandLine(ctx context.Context) context.Context {
+	return context.WithValue(ctx, viaCtx{}, viaCLI)
+}
 
 // ViaAPIKey marks ctx as a REST API call made with the key of this prefix:
 // API keys are not Discord users, so the key is who made the change, and

@@ -7,8 +7,6 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
-	"github.com/smarterdev/smarterdev/internal/audit"
-	"github.com/smarterdev/smarterdev/internal/store"
 )
 
 type keysData struct {
@@ -17,22 +15,6 @@ type keysData struct {
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
 	Confirm  string // "revoke" or "rotate": the confirmation page's action
-}
-
-// keyView is what the audit log keeps of a key: never its secret.
-type keyView struct {
-	Prefix string `json:"prefix"`
-	Name   string `json:"name"`
-	Scope  string `json:"scope"`
-	Status string `json:"status"`
-}
-
-func viewOf(k apikeys.Key) keyView {
-	status := "active"
-	if k.Revoked() {
-		status = "revoked"
-	}
-	return keyView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope), Status: status}
 }
 
 // keyConfirm asks before a revoke or a rotation: either one stops the key
@@ -91,15 +73,6 @@ func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, g *guildCtx) {
 	h.renderKeys(w, r, g, http.StatusOK, keysData{})
 }
 
-func (h *Handler) record(ctx context.Context, g *guildCtx, action, target string, before, after any) {
-	err := h.d.DB.Tx(ctx, func(tx *store.Tx) error {
-		return audit.Record(ctx, tx, audit.Entry{GuildID: g.ID, ActorID: g.UserID, Action: action, Target: target}, before, after)
-	})
-	if err != nil {
-		h.log.ErrorContext(ctx, "audit record failed", "action", action, "err", err)
-	}
-}
-
 func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
@@ -111,9 +84,8 @@ func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		f.set("name", "Give the key a name, e.g. what uses it.")
 	}
 	if !f.Has() {
-		k, token, err := h.d.APIKeys.Create(r.Context(), f.Get("name"), scope, g.ID)
+		k, token, err := h.d.APIKeys.Create(r.Context(), g.UserID, f.Get("name"), scope, g.ID)
 		if err == nil {
-			h.record(r.Context(), g, "apikeys.create", "apikey:"+k.Prefix, nil, viewOf(k))
 			h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &k})
 			return
 		}
@@ -146,7 +118,7 @@ func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	if !ok {
 		return
 	}
-	revoked, err := h.d.APIKeys.Revoke(r.Context(), k.Prefix)
+	_, err := h.d.APIKeys.Revoke(r.Context(), g.UserID, k.Prefix)
 	if apperr.Is(err, apperr.Conflict) {
 		h.flash(w, r, "Key "+k.Prefix+" was already revoked.")
 		http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
@@ -155,7 +127,6 @@ func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		h.fail(w, r, err)
 		return
 	}
-	h.record(r.Context(), g, "apikeys.revoke", "apikey:"+k.Prefix, viewOf(k), viewOf(revoked))
 	h.flash(w, r, "Key "+k.Prefix+" revoked: requests with it now get 401.")
 	http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
 }
@@ -165,7 +136,7 @@ func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	if !ok {
 		return
 	}
-	nk, token, err := h.d.APIKeys.Rotate(r.Context(), k.Prefix)
+	nk, token, err := h.d.APIKeys.Rotate(r.Context(), g.UserID, k.Prefix)
 	if err != nil {
 		if apperr.CodeOf(err) != apperr.Internal {
 			h.errorPage(w, r, http.StatusConflict, err.Error())
@@ -174,6 +145,5 @@ func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		h.fail(w, r, err)
 		return
 	}
-	h.record(r.Context(), g, "apikeys.rotate", "apikey:"+k.Prefix, viewOf(k), viewOf(nk))
 	h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &nk})
 }

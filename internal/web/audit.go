@@ -36,6 +36,7 @@ type auditRow struct {
 	ActorID    int64
 	System     bool   // no one: the bot or a scheduled job
 	APIKey     string // the prefix of the API key that made the change
+	CLI        bool   // made by running smarterdev on the server
 	KeyName    string // that key's name
 	Action     string
 	Title      string // the action in words
@@ -154,7 +155,8 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		row := auditRow{ID: e.ID, At: e.At, Actor: names[e.ActorID], ActorID: e.ActorID, APIKey: e.APIKey(), Action: e.Action,
 			Title: auditTitle(e.Action), Reason: e.Reason, Changes: v.diff(e.Before, e.After)}
 		row.KeyName = keys[row.APIKey]
-		row.System = e.ActorID == 0 && row.APIKey == ""
+		row.CLI = e.FromCommandLine()
+		row.System = e.ActorID == 0 && e.Via == ""
 		row.Subject, row.SubjectURL = subject(g, e, names)
 		d.Rows = append(d.Rows, row)
 	}

@@ -492,7 +492,7 @@ func TestAuditLogReadable(t *testing.T) {
 
 	// A change made through the REST API names the key that made it, never
 	// "the system", and the key's name filters the log.
-	key, _, err := apikeys.NewService(r.db, time.Now).Create(ctx, "ci-bot", apikeys.Admin, r.guild)
+	key, _, err := apikeys.NewService(r.db, time.Now).Create(audit.ViaCommandLine(ctx), 0, "ci-bot", apikeys.Admin, r.guild)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,8 +501,9 @@ func TestAuditLogReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	byKey := `by the API key <a href="/guilds/` + idOf(r.demo.GuildID) + `/audit?api_key=` + key.Prefix + `" title="Only changes made with this key">“ci-bot”</a>`
-	if res := admin.get(r.path("/audit")); !strings.Contains(res.body, byKey) || strings.Count(res.body, "by the system") != 0 {
-		t.Errorf("the API key's change does not name the key:\n%s", res.body)
+	if res := admin.get(r.path("/audit")); !strings.Contains(res.body, byKey) || strings.Count(res.body, "by the system") != 0 ||
+		!strings.Contains(res.body, "by an operator on the command line") {
+		t.Errorf("the API key's change does not name the key, or the key's creation is not from the command line:\n%s", res.body)
 	}
 	res = admin.get(r.path("/audit?api_key=" + key.Prefix))
 	if !strings.Contains(res.body, "Only changes made through the REST API with the key <strong>“ci-bot”</strong>") ||

@@ -17,6 +17,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AuditEntryVia.
+const (
+	API AuditEntryVia = "api"
+	Cli AuditEntryVia = "cli"
+)
+
+// Valid indicates whether the value is a known member of the AuditEntryVia enum.
+func (e AuditEntryVia) Valid() bool {
+	switch e {
+	case API:
+		return true
+	case Cli:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CaseState.
 const (
 	CaseStateOpen     CaseState = "open"
@@ -346,7 +364,13 @@ type AuditEntry struct {
 
 	// Target Examples: guild
 	Target string `json:"target"`
+
+	// Via How a change came about when no Discord user made it: api (with the key in api_key) or cli (smarterdev run on the server); absent otherwise
+	Via *AuditEntryVia `json:"via,omitempty"`
 }
+
+// AuditEntryVia How a change came about when no Discord user made it: api (with the key in api_key) or cli (smarterdev run on the server); absent otherwise
+type AuditEntryVia string
 
 // AuditPage defines model for AuditPage.
 type AuditPage struct {
