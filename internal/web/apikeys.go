@@ -11,6 +11,7 @@ import (
 
 type keysData struct {
 	Keys     []apikeys.Key
+	Global   []apikeys.Key // active keys for every guild: they work here too
 	Form     *form
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
@@ -40,26 +41,36 @@ func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.
 // guildKeys are the keys bound to this guild. Keys for every guild are
 // created with the CLI and not shown here.
 func (h *Handler) guildKeys(ctx context.Context, guild int64) ([]apikeys.Key, error) {
+	own, _, err := h.keysFor(ctx, guild)
+	return own, err
+}
+
+// keysFor splits the keys that work in a guild: its own, which its admins
+// manage, and the active ones for every guild, which only the operator can
+// revoke but which the guild's admins should see.
+func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apikeys.Key, err error) {
 	all, err := h.d.APIKeys.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []apikeys.Key
 	for _, k := range all {
-		if k.GuildID == guild {
-			out = append(out, k)
+		switch {
+		case k.GuildID == guild:
+			own = append(own, k)
+		case k.GuildID == 0 && !k.Revoked():
+			global = append(global, k)
 		}
 	}
-	return out, nil
+	return own, global, nil
 }
 
 func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, g *guildCtx, status int, d keysData) {
-	keys, err := h.guildKeys(r.Context(), g.ID)
+	own, global, err := h.keysFor(r.Context(), g.ID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	d.Keys = keys
+	d.Keys, d.Global = own, global
 	if d.Form == nil {
 		d.Form = newForm(map[string][]string{"scope": {"read"}})
 	}

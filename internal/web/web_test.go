@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/economy"
@@ -251,6 +253,28 @@ func TestDashboard(t *testing.T) {
 			}
 			if res := admin.get(r.path("/apikeys/" + active[1] + "/rotate")); res.StatusCode != http.StatusConflict {
 				t.Errorf("rotating a revoked key offered: %d", res.StatusCode)
+			}
+
+			// A key for every guild works here too: listed, never revocable by
+			// the guild's admins.
+			keys := apikeys.NewService(r.db, nil)
+			global, _, err := keys.Create(context.Background(), 0, "operator-sync", apikeys.Write, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list = admin.get(r.path("/apikeys"))
+			section := list.body[strings.Index(list.body, `id="global-keys"`)+1:]
+			if !strings.Contains(list.body, `id="global-keys"`) || !strings.Contains(section, "<code>"+global.Prefix+"</code></td><td>operator-sync</td><td>write</td>") {
+				t.Fatalf("the key for every guild is not listed:\n%s", list.body)
+			}
+			if strings.Contains(list.body, global.Prefix+"/revoke") || strings.Contains(list.body, global.Prefix+"/rotate") {
+				t.Error("a key for every guild is offered for revocation")
+			}
+			if res := admin.post(r.path("/apikeys/"+global.Prefix+"/revoke"), nil); res.StatusCode != http.StatusNotFound {
+				t.Errorf("revoking a key for every guild: %d", res.StatusCode)
+			}
+			if ks, _ := keys.List(context.Background()); !slices.ContainsFunc(ks, func(k apikeys.Key) bool { return k.Prefix == global.Prefix && !k.Revoked() }) {
+				t.Error("the key for every guild was revoked from a guild's page")
 			}
 		})
 
