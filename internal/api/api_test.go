@@ -562,9 +562,9 @@ func testModeration(r *rig) {
 	}
 	r.expect(r.do("POST", rules, r.write, map[string]any{"name": "x", "kind": "username", "pattern": "x", "action": "ban"}), http.StatusForbidden)
 	created := r.expect(r.do("POST", rules, r.admin, map[string]any{"name": "raid", "kind": "username", "enabled": true,
-		"pattern": `^raider\d+$`, "action": "ban", "exempt_roles": []string{"55"}}), http.StatusOK)
+		"pattern": `^raider\d+$`, "action": "ban", "exempt_roles": []string{"55"}}), http.StatusCreated)
 	id, _ := created.JSON["id"].(string)
-	if id == "" || list(created.JSON["exempt_roles"])[0] != "55" {
+	if id == "" || list(created.JSON["exempt_roles"])[0] != "55" || created.Header.Get("Location") != rules+"/"+id {
 		r.t.Fatalf("created rule: %s", created.Raw)
 	}
 	if got := r.expect(r.do("GET", rules, r.read, nil), http.StatusOK); len(list(got.JSON["items"])) != 1 {

@@ -22,7 +22,7 @@ func (s *server) moderationRoutes() {
 		Summary: "List the guild's automod rules", Description: "Every rule, enabled or not, oldest first.",
 	}}, s.listRules)
 	register(s, op{scope: apikeys.Admin, Operation: huma.Operation{
-		OperationID: "create-automod-rule", Method: http.MethodPost, Path: v1 + "/automod/rules", Tags: []string{"moderation"},
+		OperationID: "create-automod-rule", Method: http.MethodPost, Path: v1 + "/automod/rules", Tags: []string{"moderation"}, DefaultStatus: http.StatusCreated,
 		Summary:     "Create an automod rule",
 		Description: "Validated before it is saved: a pattern that is not valid RE2, or too complex, is a 422 that says what is wrong. Every bot process applies the change within a second. Recorded in the audit log.",
 	}}, s.createRule)
@@ -237,7 +237,11 @@ type RulePath struct {
 	Rule string `path:"rule" pattern:"^[0-9]{1,20}$" doc:"Rule id" example:"3"`
 }
 
-type ruleOutput struct{ Body Rule }
+type ruleOutput struct {
+	Status   int    // huma writes it as is: 201 for a new rule, else 200
+	Location string `header:"Location"`
+	Body     Rule
+}
 
 type ruleListOutput struct {
 	Body struct {
@@ -280,7 +284,8 @@ func (s *server) createRule(ctx context.Context, in *ruleBodyInput) (*ruleOutput
 	if err != nil {
 		return nil, err
 	}
-	return &ruleOutput{Body: ruleOf(saved)}, nil
+	out := ruleOf(saved)
+	return &ruleOutput{Status: http.StatusCreated, Location: "/api/v1/guilds/" + in.Guild + "/automod/rules/" + out.ID, Body: out}, nil
 }
 
 func (p RulePath) ids() (guild, rule int64, err error) {
@@ -300,7 +305,7 @@ func (s *server) getRule(ctx context.Context, in *RulePath) (*ruleOutput, error)
 	if err != nil {
 		return nil, err
 	}
-	return &ruleOutput{Body: ruleOf(r)}, nil
+	return &ruleOutput{Status: http.StatusOK, Body: ruleOf(r)}, nil
 }
 
 type putRuleInput struct {
@@ -321,7 +326,7 @@ func (s *server) putRule(ctx context.Context, in *putRuleInput) (*ruleOutput, er
 	if err != nil {
 		return nil, err
 	}
-	return &ruleOutput{Body: ruleOf(saved)}, nil
+	return &ruleOutput{Status: http.StatusOK, Body: ruleOf(saved)}, nil
 }
 
 func (s *server) deleteRule(ctx context.Context, in *RulePath) (*struct{}, error) {

@@ -4846,11 +4846,16 @@ func (r ListAutomodRulesResponse) ContentType() string {
 	return ""
 }
 
+// CreateAutomodRuleResponse201Headers the declared response headers of an HTTP 201 response for CreateAutomodRule
+type CreateAutomodRuleResponse201Headers struct {
+	Location *string
+}
+
 type CreateAutomodRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *Rule
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Rule
 	// ApplicationProblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationProblemJSON401 *Problem
 	// ApplicationProblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -4863,11 +4868,13 @@ type CreateAutomodRuleResponse struct {
 	ApplicationProblemJSON500 *Problem
 	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationProblemJSONDefault *Problem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateAutomodRuleResponse201Headers
 }
 
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CreateAutomodRuleResponse) GetJSON200() *Rule {
-	return r.JSON200
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAutomodRuleResponse) GetJSON201() *Rule {
+	return r.JSON201
 }
 
 // GetApplicationProblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -5012,6 +5019,11 @@ func (r DeleteAutomodRuleResponse) ContentType() string {
 	return ""
 }
 
+// GetAutomodRuleResponse200Headers the declared response headers of an HTTP 200 response for GetAutomodRule
+type GetAutomodRuleResponse200Headers struct {
+	Location *string
+}
+
 type GetAutomodRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5031,6 +5043,8 @@ type GetAutomodRuleResponse struct {
 	ApplicationProblemJSON500 *Problem
 	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationProblemJSONDefault *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAutomodRuleResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5102,6 +5116,11 @@ func (r GetAutomodRuleResponse) ContentType() string {
 	return ""
 }
 
+// PutAutomodRuleResponse200Headers the declared response headers of an HTTP 200 response for PutAutomodRule
+type PutAutomodRuleResponse200Headers struct {
+	Location *string
+}
+
 type PutAutomodRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5121,6 +5140,8 @@ type PutAutomodRuleResponse struct {
 	ApplicationProblemJSON500 *Problem
 	// ApplicationProblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationProblemJSONDefault *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutAutomodRuleResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8182,12 +8203,12 @@ func ParseCreateAutomodRuleResponse(rsp *http.Response) (*CreateAutomodRuleRespo
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
 		var dest Rule
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON200 = &dest
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Problem
@@ -8231,6 +8252,19 @@ func ParseCreateAutomodRuleResponse(rsp *http.Response) (*CreateAutomodRuleRespo
 		}
 		response.ApplicationProblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateAutomodRuleResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
 	}
 
 	return response, nil
@@ -8379,6 +8413,19 @@ func ParseGetAutomodRuleResponse(rsp *http.Response) (*GetAutomodRuleResponse, e
 
 	}
 
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAutomodRuleResponse200Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers200 = &headers
+	}
+
 	return response, nil
 }
 
@@ -8452,6 +8499,19 @@ func ParsePutAutomodRuleResponse(rsp *http.Response) (*PutAutomodRuleResponse, e
 		}
 		response.ApplicationProblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutAutomodRuleResponse200Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
