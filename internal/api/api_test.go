@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smarterdev/smarterdev/internal/api"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
@@ -71,7 +72,7 @@ func (r *rig) with(t *testing.T) *rig {
 }
 
 func (r *rig) key(name string, s apikeys.Scope, guild int64) string {
-	_, token, err := r.keys.Create(context.Background(), 0, name, s, guild)
+	_, token, err := r.keys.Create(context.Background(), 0, apikeys.Spec{Name: name, Scope: s, GuildID: guild})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -178,6 +179,15 @@ func testAuth(r *rig) {
 		if got.Header.Get("RateLimit-Limit") != "" {
 			r.t.Error("an unauthenticated response carries rate limit headers")
 		}
+	}
+	// An expired key: 401, and the holder of the secret is told why.
+	_, expired, err := apikeys.NewService(r.db, func() time.Time { return time.Now().Add(-2 * time.Hour) }).
+		Create(context.Background(), 0, apikeys.Spec{Name: "old", Scope: apikeys.Read, TTL: time.Hour})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if got := r.expect(r.do("GET", path, expired, nil), http.StatusUnauthorized); !strings.Contains(got.JSON["detail"].(string), "expired at") {
+		r.t.Errorf("expired key: %s", got.Raw)
 	}
 	got := r.expect(r.do("GET", path, r.read, nil), http.StatusOK)
 	for _, h := range []string{"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Request-Id"} {

@@ -33,7 +33,7 @@ func BenchmarkGetBalance(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, token, _ := keys.Create(ctx, 0, "bench", apikeys.Read, 0)
+	_, token, _ := keys.Create(ctx, 0, apikeys.Spec{Name: "bench", Scope: apikeys.Read})
 	if _, _, err := econ.EnsureAccount(ctx, 1, economy.Member{ID: 42}); err != nil {
 		b.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func TestFastPathsAnswerAsHuma(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := func(s apikeys.Scope, guild int64) string {
-			_, token, err := keys.Create(ctx, 0, "k", s, guild)
+			_, token, err := keys.Create(ctx, 0, apikeys.Spec{Name: "k", Scope: s, GuildID: guild})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,17 +72,46 @@ type Key struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero: never used
 	RevokedAt  time.Time // zero: active
+	ExpiresAt  time.Time // zero: never
 }
 
 // Revoked reports whether the key was revoked.
 func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Expired reports whether the key's time was up at now.
+func (k Key) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
+// Spec is a key to issue.
+type Spec struct {
+	Name    string
+	Scope   Scope
+	GuildID int64         // 0: every guild
+	TTL     time.Duration // how long it works; 0: until revoked
+}
+
+// MaxTTL bounds a key's lifetime when one is set; MinTTL keeps a typo ("1m"
+// for a month) from issuing a key that dies before it is deployed.
+const (
+	MinTTL = time.Hour
+	MaxTTL = 5 * 365 * 24 * time.Hour
+)
+
+// ExpiredError: the presented key was right, but its time is up. Only a
+// caller holding the secret learns this; it is still an ErrInvalidKey.
+type ExpiredError struct{ At time.Time }
+
+func (e *ExpiredError) Error() string {
+	return "the API key expired at " + e.At.UTC().Format(time.RFC3339) + "; rotate it or create another"
+}
+
+func (e *ExpiredError) Is(target error) bool { return target == ErrInvalidKey }
 
 // AllowsGuild reports whether the key may act in guild.
 func (k Key) AllowsGuild(guild int64) bool { return k.GuildID == 0 || k.GuildID == guild }
 
 func keyOf(r sqldb.ApiKey) Key {
 	return Key{ID: r.ID, Prefix: r.Prefix, Name: r.Name, Scope: Scope(r.Scope), GuildID: r.GuildID.Int64,
-		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt.Time, RevokedAt: r.RevokedAt.Time}
+		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt.Time, RevokedAt: r.RevokedAt.Time, ExpiresAt: r.ExpiresAt.Time}
 }
 
 // ErrInvalidKey covers every way a presented key fails: malformed, unknown,
@@ -194,12 +223,12 @@ func checkName(name string) (string, error) {
 
 // Create issues a key and returns it with the full token, which is never
 // shown again.
-func (s *Service) Create(ctx context.Context, actor int64, name string, scope Scope, guild int64) (Key, string, error) {
+func (s *Service) Create(ctx context.Context, actor int64, spec Spec) (Key, string, error) {
 	var k Key
 	var token string
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		var err error
-		if k, token, err = s.create(ctx, tx.Queries, name, scope, guild); err != nil {
+		if k, token, err = s.create(ctx, tx.Queries, spec); err != nil {
 			return err
 		}
 		return record(ctx, tx, actor, "apikeys.create", k.GuildID, k.Prefix, nil, &k)
@@ -209,10 +238,11 @@ func (s *Service) Create(ctx context.Context, actor int64, name string, scope Sc
 
 // auditView is what the audit log keeps of a key: never its secret.
 type auditView struct {
-	Prefix string `json:"prefix"`
-	Name   string `json:"name"`
-	Scope  string `json:"scope"`
-	Status string `json:"status"`
+	Prefix    string     `json:"prefix"`
+	Name      string     `json:"name"`
+	Scope     string     `json:"scope"`
+	Status    string     `json:"status"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 func viewOf(k *Key) any {
@@ -223,7 +253,11 @@ func viewOf(k *Key) any {
 	if k.Revoked() {
 		status = "revoked"
 	}
-	return auditView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope), Status: status}
+	v := auditView{Prefix: k.Prefix, Name: k.Name, Scope: string(k.Scope), Status: status}
+	if !k.ExpiresAt.IsZero() {
+		v.ExpiresAt = &k.ExpiresAt
+	}
+	return v
 }
 
 // record audits a change to a key bound to a guild, in the guild's log, in
@@ -238,24 +272,29 @@ func record(ctx context.Context, tx *store.Tx, actor int64, action string, guild
 		viewOf(before), viewOf(after))
 }
 
-func (s *Service) create(ctx context.Context, q *sqldb.Queries, name string, scope Scope, guild int64) (Key, string, error) {
-	name, err := checkName(name)
+func (s *Service) create(ctx context.Context, q *sqldb.Queries, spec Spec) (Key, string, error) {
+	name, err := checkName(spec.Name)
 	if err != nil {
 		return Key{}, "", err
 	}
-	if !scope.Valid() {
-		return Key{}, "", apperr.InvalidField("scope", "must be read, write or admin, got %q", string(scope))
+	if !spec.Scope.Valid() {
+		return Key{}, "", apperr.InvalidField("scope", "must be read, write or admin, got %q", string(spec.Scope))
 	}
-	if guild < 0 {
+	if spec.GuildID < 0 {
 		return Key{}, "", apperr.InvalidField("guild", "must be a Discord guild id")
 	}
+	if spec.TTL != 0 && (spec.TTL < MinTTL || spec.TTL > MaxTTL) {
+		return Key{}, "", apperr.InvalidField("expires_in", "must be between an hour and five years, or none; got %s", spec.TTL)
+	}
+	now := s.now()
+	expires := sql.NullTime{Time: now.Add(spec.TTL), Valid: spec.TTL > 0}
 	prefix, secret, err := newSecret()
 	if err != nil {
 		return Key{}, "", fmt.Errorf("generate key: %w", err)
 	}
 	r, err := q.CreateAPIKey(ctx, sqldb.CreateAPIKeyParams{
-		Prefix: prefix, SecretHash: hashSecret(secret), Name: name, Scope: string(scope),
-		GuildID: sql.NullInt64{Int64: guild, Valid: guild != 0}, CreatedAt: s.now(),
+		Prefix: prefix, SecretHash: hashSecret(secret), Name: name, Scope: string(spec.Scope),
+		GuildID: sql.NullInt64{Int64: spec.GuildID, Valid: spec.GuildID != 0}, CreatedAt: now, ExpiresAt: expires,
 	})
 	if err != nil {
 		return Key{}, "", fmt.Errorf("save key: %w", err)
@@ -326,7 +365,7 @@ func (s *Service) revoke(ctx context.Context, q *sqldb.Queries, prefix string) (
 }
 
 // Rotate revokes the key with this prefix and issues a new one with the same
-// name, scope and guild, in one transaction.
+// name, scope, guild and lifetime (counted from now), in one transaction.
 func (s *Service) Rotate(ctx context.Context, actor int64, prefix string) (Key, string, error) {
 	var k Key
 	var token string
@@ -335,7 +374,11 @@ func (s *Service) Rotate(ctx context.Context, actor int64, prefix string) (Key, 
 		if err != nil {
 			return err
 		}
-		if k, token, err = s.create(ctx, tx.Queries, old.Name, old.Scope, old.GuildID); err != nil {
+		spec := Spec{Name: old.Name, Scope: old.Scope, GuildID: old.GuildID}
+		if !old.ExpiresAt.IsZero() {
+			spec.TTL = min(max(old.ExpiresAt.Sub(old.CreatedAt), MinTTL), MaxTTL)
+		}
+		if k, token, err = s.create(ctx, tx.Queries, spec); err != nil {
 			return err
 		}
 		prefix = old.Prefix
@@ -377,6 +420,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Key, error) {
 	hex.Encode(presented[:], sum[:])
 	if subtle.ConstantTimeCompare(presented[:], stored) != 1 || r.RevokedAt.Valid {
 		return Key{}, ErrInvalidKey
+	}
+	if r.ExpiresAt.Valid && !now.Before(r.ExpiresAt.Time) { // cached or not
+		return Key{}, &ExpiredError{At: r.ExpiresAt.Time}
 	}
 	if !cached {
 		s.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/store"
@@ -20,7 +21,7 @@ func TestKeys(t *testing.T) {
 		ctx := context.Background()
 		now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 		s := apikeys.NewService(db, func() time.Time { return now })
-		k, token, err := s.Create(ctx, 42, "bot", apikeys.Write, 7)
+		k, token, err := s.Create(ctx, 42, apikeys.Spec{Name: "bot", Scope: apikeys.Write, GuildID: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +67,7 @@ func TestKeys(t *testing.T) {
 		if _, err := s.Revoke(ctx, 44, nk.Prefix); err == nil {
 			t.Fatal("revoked twice")
 		}
-		if _, _, err := s.Create(ctx, 0, "x", "root", 0); err == nil {
+		if _, _, err := s.Create(ctx, 0, apikeys.Spec{Name: "x", Scope: "root"}); err == nil {
 			t.Fatal("bad scope accepted")
 		}
 		// The guild's audit log has each change, by whom, in its transaction;
@@ -104,7 +105,7 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		k, token, err := a.Create(ctx, 0, "ci", apikeys.Read, 0)
+		k, token, err := a.Create(ctx, 0, apikeys.Spec{Name: "ci", Scope: apikeys.Read})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,12 +127,58 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		// A wrong secret for a cached prefix is still refused.
-		k2, token2, _ := a.Create(ctx, 0, "ci2", apikeys.Read, 0)
+		k2, token2, _ := a.Create(ctx, 0, apikeys.Spec{Name: "ci2", Scope: apikeys.Read})
 		if _, err := a.Authenticate(ctx, token2); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := a.Authenticate(ctx, "sdk_"+k2.Prefix+"_"+strings.Repeat("b", 64)); !errors.Is(err, apikeys.ErrInvalidKey) {
 			t.Fatalf("wrong secret on a cached key: %v", err)
+		}
+	})
+}
+
+// TestKeyExpiry: a key with a lifetime stops working when it is up, even
+// while this process holds it as verified; rotating renews the lifetime.
+func TestKeyExpiry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		now := t0
+		s := apikeys.NewService(db, func() time.Time { return now })
+		k, token, err := s.Create(ctx, 0, apikeys.Spec{Name: "deploy", Scope: apikeys.Read, TTL: 2 * time.Hour})
+		if err != nil || !k.ExpiresAt.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("create: %+v %v", k, err)
+		}
+		now = t0.Add(2*time.Hour - time.Second) // verified, and cached
+		if _, err := s.Authenticate(ctx, token); err != nil {
+			t.Fatalf("a second before expiry: %v", err)
+		}
+		now = t0.Add(2 * time.Hour)
+		_, err = s.Authenticate(ctx, token)
+		var expired *apikeys.ExpiredError
+		if !errors.Is(err, apikeys.ErrInvalidKey) || !errors.As(err, &expired) || !expired.At.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("at expiry: %v", err)
+		}
+		if ks, _ := s.List(ctx); !ks[0].Expired(now) || ks[0].Expired(now.Add(-time.Second)) {
+			t.Fatalf("listed key: %+v", ks[0])
+		}
+		// A wrong secret with an expired prefix learns nothing more.
+		if _, err := s.Authenticate(ctx, "sdk_"+k.Prefix+"_"+strings.Repeat("a", 64)); err != apikeys.ErrInvalidKey {
+			t.Fatalf("a wrong secret learned more than that it is wrong: %v", err)
+		}
+
+		nk, ntoken, err := s.Rotate(ctx, 0, k.Prefix)
+		if err != nil || !nk.ExpiresAt.Equal(now.Add(2*time.Hour)) {
+			t.Fatalf("rotate an expired key: %+v %v", nk, err)
+		}
+		if _, err := s.Authenticate(ctx, ntoken); err != nil {
+			t.Fatalf("rotated key: %v", err)
+		}
+
+		for _, ttl := range []time.Duration{-time.Hour, 30 * time.Minute, 6 * 365 * 24 * time.Hour} {
+			if _, _, err := s.Create(ctx, 0, apikeys.Spec{Name: "x", Scope: apikeys.Read, TTL: ttl}); !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("lifetime %s: %v", ttl, err)
+			}
 		}
 	})
 }

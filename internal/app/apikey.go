@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,10 +25,10 @@ func apikeyCommand(e env) *cobra.Command {
 		Short: "Create, list, revoke and rotate REST API keys",
 		RunE:  helpAndFail,
 	}
-	var name, scope string
+	var name, scope, expiresIn string
 	var guild int64
 	create := &cobra.Command{
-		Use:   "create --name NAME --scope read|write|admin [--guild ID]",
+		Use:   "create --name NAME --scope read|write|admin [--guild ID] [--expires-in 90d]",
 		Short: "Issue a key and print it once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,14 +36,18 @@ func apikeyCommand(e env) *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
+			ttl, err := parseLifetime(expiresIn)
+			if err != nil {
+				return usageError(err)
+			}
 			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
-				k, token, err := keys.Create(ctx, 0, name, sc, guild)
+				k, token, err := keys.Create(ctx, 0, apikeys.Spec{Name: name, Scope: sc, GuildID: guild, TTL: ttl})
 				if err != nil {
 					return keyError(cfg, err)
 				}
 				fmt.Fprintln(e.stdout, token)
-				fmt.Fprintf(e.stderr, "created API key %s (%q, scope %s, %s); it is shown only this once\n",
-					k.Prefix, k.Name, k.Scope, guildText(k.GuildID))
+				fmt.Fprintf(e.stderr, "created API key %s (%q, scope %s, %s, %s); it is shown only this once\n",
+					k.Prefix, k.Name, k.Scope, guildText(k.GuildID), expiryText(k))
 				return nil
 			})
 		},
@@ -50,12 +55,13 @@ func apikeyCommand(e env) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "who or what uses the key (required)")
 	create.Flags().StringVar(&scope, "scope", "", "read, write or admin (required)")
 	create.Flags().Int64Var(&guild, "guild", 0, "bind the key to one guild id (default: every guild)")
+	create.Flags().StringVar(&expiresIn, "expires-in", "", "stop the key working after this long: 90d, 36h (an hour to five years; default: until revoked)")
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("scope")
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List keys: prefix, name, scope, guild, created, last used, revoked",
+		Short: "List keys: prefix, name, scope, guild, created, last used, expires, revoked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {
@@ -64,10 +70,10 @@ func apikeyCommand(e env) *cobra.Command {
 					return keyError(cfg, err)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tGUILD\tCREATED\tLAST USED\tREVOKED")
+				fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tGUILD\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
 				for _, k := range ks {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Scope, guildText(k.GuildID),
-						timeText(k.CreatedAt), timeText(k.LastUsedAt), timeText(k.RevokedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Scope, guildText(k.GuildID),
+						timeText(k.CreatedAt), timeText(k.LastUsedAt), timeText(k.ExpiresAt), timeText(k.RevokedAt))
 				}
 				return tw.Flush()
 			})
@@ -99,8 +105,8 @@ func apikeyCommand(e env) *cobra.Command {
 					return keyError(cfg, err)
 				}
 				fmt.Fprintln(e.stdout, token)
-				fmt.Fprintf(e.stderr, "revoked %s; created API key %s (%q, scope %s, %s); it is shown only this once\n",
-					args[0], k.Prefix, k.Name, k.Scope, guildText(k.GuildID))
+				fmt.Fprintf(e.stderr, "revoked %s; created API key %s (%q, scope %s, %s, %s); it is shown only this once\n",
+					args[0], k.Prefix, k.Name, k.Scope, guildText(k.GuildID), expiryText(k))
 				return nil
 			})
 		},
@@ -161,6 +167,32 @@ func guildText(id int64) string {
 		return "every guild"
 	}
 	return "guild " + strconv.FormatInt(id, 10)
+}
+
+// parseLifetime reads --expires-in: a Go duration (36h) or whole days (90d).
+func parseLifetime(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--expires-in: %q is not a number of days, e.g. 90d", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--expires-in: %q is not a lifetime: give days (90d) or a duration (36h)", v)
+	}
+	return d, nil
+}
+
+func expiryText(k apikeys.Key) string {
+	if k.ExpiresAt.IsZero() {
+		return "no expiry"
+	}
+	return "expires " + timeText(k.ExpiresAt)
 }
 
 func timeText(t time.Time) string {

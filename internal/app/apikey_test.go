@@ -83,6 +83,21 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Fatalf("audit of the guild: %+v %v", page, err)
 	}
 
+	// A lifetime: days or a duration, between an hour and five years.
+	day := func() string { return "expires " + time.Now().UTC().Add(30*24*time.Hour).Format("2006-01-02") }
+	before := day()
+	code, _, errOut = run(t, env, "apikey", "create", "--name", "tmp", "--scope", "read", "--expires-in", "30d")
+	if code != 0 || !strings.Contains(errOut, before) && !strings.Contains(errOut, day()) {
+		t.Fatalf("create with a lifetime: %d %s", code, errOut)
+	}
+	for _, bad := range []string{"soon", "0d", "-3h", "10m", "2000d"} {
+		if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "read", "--expires-in", bad); code != ExitUsage || !strings.Contains(errOut, "expires") {
+			t.Errorf("--expires-in %s: %d %s", bad, code, errOut)
+		}
+	}
+	if code, out, _ = run(t, env, "apikey", "list"); !strings.Contains(out, "EXPIRES") {
+		t.Errorf("list has no expiry column: %s", out)
+	}
 	if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "root"); code != ExitUsage || !strings.Contains(errOut, "scope") {
 		t.Fatalf("bad scope: %d %s", code, errOut)
 	}

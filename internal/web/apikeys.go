@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
@@ -12,6 +13,7 @@ import (
 type keysData struct {
 	Keys     []apikeys.Key
 	Global   []apikeys.Key // active keys for every guild: they work here too
+	Now      time.Time     // which keys have expired
 	Form     *form
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
@@ -45,19 +47,20 @@ func (h *Handler) guildKeys(ctx context.Context, guild int64) ([]apikeys.Key, er
 	return own, err
 }
 
-// keysFor splits the keys that work in a guild: its own, which its admins
-// manage, and the active ones for every guild, which only the operator can
-// revoke but which the guild's admins should see.
+// keysFor splits the keys of a guild: its own, which its admins manage, and
+// the working ones for every guild, which only the operator can revoke but
+// which the guild's admins should see.
 func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apikeys.Key, err error) {
 	all, err := h.d.APIKeys.List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	now := time.Now()
 	for _, k := range all {
 		switch {
 		case k.GuildID == guild:
 			own = append(own, k)
-		case k.GuildID == 0 && !k.Revoked():
+		case k.GuildID == 0 && !k.Revoked() && !k.Expired(now):
 			global = append(global, k)
 		}
 	}
@@ -70,7 +73,7 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, g *guildCtx
 		h.fail(w, r, err)
 		return
 	}
-	d.Keys, d.Global = own, global
+	d.Keys, d.Global, d.Now = own, global, time.Now()
 	if d.Form == nil {
 		d.Form = newForm(map[string][]string{"scope": {"read"}})
 	}
@@ -94,8 +97,13 @@ func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	if strings.TrimSpace(f.Get("name")) == "" {
 		f.set("name", "Give the key a name, e.g. what uses it.")
 	}
+	days := f.int64Field("expires_in", 0)
+	if days < 0 || days > int64(apikeys.MaxTTL/(24*time.Hour)) { // before multiplying: no overflow
+		f.set("expires_in", "Choose a lifetime between a day and five years, or never.")
+	}
+	ttl := time.Duration(days) * 24 * time.Hour
 	if !f.Has() {
-		k, token, err := h.d.APIKeys.Create(r.Context(), g.UserID, f.Get("name"), scope, g.ID)
+		k, token, err := h.d.APIKeys.Create(r.Context(), g.UserID, apikeys.Spec{Name: f.Get("name"), Scope: scope, GuildID: g.ID, TTL: ttl})
 		if err == nil {
 			h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &k})
 			return

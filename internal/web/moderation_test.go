@@ -492,7 +492,7 @@ func TestAuditLogReadable(t *testing.T) {
 
 	// A change made through the REST API names the key that made it, never
 	// "the system", and the key's name filters the log.
-	key, _, err := apikeys.NewService(r.db, time.Now).Create(audit.ViaCommandLine(ctx), 0, "ci-bot", apikeys.Admin, r.guild)
+	key, _, err := apikeys.NewService(r.db, time.Now).Create(audit.ViaCommandLine(ctx), 0, apikeys.Spec{Name: "ci-bot", Scope: apikeys.Admin, GuildID: r.guild})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
@@ -258,7 +259,7 @@ func TestDashboard(t *testing.T) {
 			// A key for every guild works here too: listed, never revocable by
 			// the guild's admins.
 			keys := apikeys.NewService(r.db, nil)
-			global, _, err := keys.Create(context.Background(), 0, "operator-sync", apikeys.Write, 0)
+			global, _, err := keys.Create(context.Background(), 0, apikeys.Spec{Name: "operator-sync", Scope: apikeys.Write})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,6 +276,34 @@ func TestDashboard(t *testing.T) {
 			}
 			if ks, _ := keys.List(context.Background()); !slices.ContainsFunc(ks, func(k apikeys.Key) bool { return k.Prefix == global.Prefix && !k.Revoked() }) {
 				t.Error("the key for every guild was revoked from a guild's page")
+			}
+
+			// A lifetime, chosen from a list; a tampered one is refused next
+			// to the field and creates nothing.
+			res = admin.post(r.path("/apikeys"), url.Values{"name": {"deploy"}, "scope": {"write"}, "expires_in": {"30"}})
+			until := "until " + time.Now().UTC().Add(30*24*time.Hour).Format("2006-01-02")
+			if res.StatusCode != 200 || !strings.Contains(res.body, "Key deploy (write, "+until) {
+				t.Fatalf("create with a lifetime: %d\n%s", res.StatusCode, res.body)
+			}
+			before, _ := keys.List(context.Background())
+			for bad, msg := range map[string]string{"100000": "between a day and five years", "soon": "Enter a whole number.", "-7": "between a day and five years", "106751991167": "between a day and five years"} {
+				res := admin.post(r.path("/apikeys"), url.Values{"name": {"x"}, "scope": {"read"}, "expires_in": {bad}})
+				if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="expires_in-error">`) || !strings.Contains(res.body, msg) {
+					t.Errorf("expires_in=%s: %d", bad, res.StatusCode)
+				}
+			}
+			if after, _ := keys.List(context.Background()); len(after) != len(before) {
+				t.Error("a refused lifetime created a key")
+			}
+			past := apikeys.NewService(r.db, func() time.Time { return time.Now().Add(-2 * time.Hour) })
+			old, _, err := past.Create(context.Background(), 0, apikeys.Spec{Name: "old-job", Scope: apikeys.Read, GuildID: r.guild, TTL: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			list = admin.get(r.path("/apikeys"))
+			row := list.body[strings.Index(list.body, "<code>"+old.Prefix+"</code>"):]
+			if row = row[:strings.Index(row, "</tr>")]; !strings.Contains(row, "expired ") {
+				t.Errorf("an expired key is not shown expired: %s", row)
 			}
 		})
 

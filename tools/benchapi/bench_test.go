@@ -76,7 +76,7 @@ func BenchmarkInstrumentation(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			if _, token, err = st.keys.Create(ctx, 0, "bench", apikeys.Read, 0); err != nil {
+			if _, token, err = st.keys.Create(ctx, 0, apikeys.Spec{Name: "bench", Scope: apikeys.Read}); err != nil {
 				b.Fatal(err)
 			}
 		}

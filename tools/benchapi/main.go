@@ -475,7 +475,7 @@ func benchEngine(engine string, o options) ([]result, error) {
 					return nil, err
 				}
 			}
-			if _, token, err = st.keys.Create(ctx, 0, "bench", apikeys.Read, 0); err != nil {
+			if _, token, err = st.keys.Create(ctx, 0, apikeys.Spec{Name: "bench", Scope: apikeys.Read}); err != nil {
 				return nil, err
 			}
 			if err := inProcessCosts(ctx, engine, st, token, o.accounts); err != nil {

@@ -1,6 +1,6 @@
 -- name: CreateAPIKey :one
-INSERT INTO api_keys (prefix, secret_hash, name, scope, guild_id, created_at)
-VALUES (@prefix, @secret_hash, @name, @scope, @guild_id, @created_at)
+INSERT INTO api_keys (prefix, secret_hash, name, scope, guild_id, created_at, expires_at)
+VALUES (@prefix, @secret_hash, @name, @scope, @guild_id, @created_at, @expires_at)
 RETURNING *;
 
 -- name: GetAPIKeyByPrefix :one

@@ -34,9 +34,9 @@ func (q *Queries) CompleteIdempotencyKey(ctx context.Context, arg CompleteIdempo
 }
 
 const createAPIKey = `-- name: CreateAPIKey :one
-INSERT INTO api_keys (prefix, secret_hash, name, scope, guild_id, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at
+INSERT INTO api_keys (prefix, secret_hash, name, scope, guild_id, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at, expires_at
 `
 
 type CreateAPIKeyParams struct {
@@ -46,6 +46,7 @@ type CreateAPIKeyParams struct {
 	Scope      string
 	GuildID    sql.NullInt64
 	CreatedAt  time.Time
+	ExpiresAt  sql.NullTime
 }
 
 func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (ApiKey, error) {
@@ -56,6 +57,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Api
 		arg.Scope,
 		arg.GuildID,
 		arg.CreatedAt,
+		arg.ExpiresAt,
 	)
 	var i ApiKey
 	err := row.Scan(
@@ -68,6 +70,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Api
 		&i.CreatedAt,
 		&i.LastUsedAt,
 		&i.RevokedAt,
+		&i.ExpiresAt,
 	)
 	return i, err
 }
@@ -90,7 +93,7 @@ func (q *Queries) DeleteExpiredIdempotencyKey(ctx context.Context, arg DeleteExp
 }
 
 const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
-SELECT id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at FROM api_keys WHERE prefix = $1
+SELECT id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at, expires_at FROM api_keys WHERE prefix = $1
 `
 
 func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey, error) {
@@ -106,6 +109,7 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey,
 		&i.CreatedAt,
 		&i.LastUsedAt,
 		&i.RevokedAt,
+		&i.ExpiresAt,
 	)
 	return i, err
 }
@@ -170,7 +174,7 @@ func (q *Queries) InsertIdempotencyKey(ctx context.Context, arg InsertIdempotenc
 }
 
 const listAPIKeys = `-- name: ListAPIKeys :many
-SELECT id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id
+SELECT id, prefix, secret_hash, name, scope, guild_id, created_at, last_used_at, revoked_at, expires_at FROM api_keys ORDER BY id
 `
 
 func (q *Queries) ListAPIKeys(ctx context.Context) ([]ApiKey, error) {
@@ -192,6 +196,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context) ([]ApiKey, error) {
 			&i.CreatedAt,
 			&i.LastUsedAt,
 			&i.RevokedAt,
+			&i.ExpiresAt,
 		); err != nil {
 			return nil, err
 		}

@@ -32,6 +32,7 @@ type ApiKey struct {
 	CreatedAt  time.Time
 	LastUsedAt sql.NullTime
 	RevokedAt  sql.NullTime
+	ExpiresAt  sql.NullTime
 }
 
 type AuditLog struct {

@@ -1,0 +1,7 @@
+-- +goose Up
+-- When a key stops working on its own; NULL: never. Checked on every
+-- request, the verified-key cache included.
+ALTER TABLE api_keys ADD COLUMN expires_at TIMESTAMPTZ;
+
+-- +goose Down
+ALTER TABLE api_keys DROP COLUMN expires_at;
