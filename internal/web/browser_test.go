@@ -202,6 +202,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#key-name")),
 			chromedp.SendKeys(chromedp.CSS("#key-name"), "browser test"),
 			chromedp.SetValue(chromedp.CSS("#scope"), "admin"),
+			chromedp.SetValue(chromedp.CSS("#expires_in"), "90"),
 			chromedp.Click(chromedp.CSS("section.card button.primary")),
 			chromedp.WaitVisible(chromedp.CSS("#new-token")),
 		)
@@ -214,6 +215,11 @@ func TestBrowser(t *testing.T) {
 		if !strings.HasPrefix(apiKey, "sdk_") {
 			t.Fatalf("key %q", apiKey)
 		}
+		label, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`label[for="new-token"]`)))
+		if want := "(admin, until " + time.Now().UTC().AddDate(0, 0, 90).Format("2006-01-02"); err != nil || !strings.Contains(label, want) {
+			t.Fatalf("new key label %q, want %q: %v", label, want, err)
+		}
+		shot(t, bctx, "apikeys")
 	})
 
 	t.Run("creates a squad and the bot lists it", func(t *testing.T) {
