@@ -240,7 +240,7 @@ func title(alerts []Alert) string {
 }
 
 // Names of the conditions the worker watches.
-var conditionNames = []string{"ReadinessFailing", "DeadLetters", "BotDisconnected", "BackupTooOld", "OutboxStuck"}
+var conditionNames = []string{"ReadinessFailing", "DeadLetters", "BotDisconnected", "BackupTooOld", "OutboxStuck", "APIKeyExpiring"}
 
 // Known reports whether name is one of the built-in conditions.
 func Known(name string) bool { return slices.Contains(conditionNames, name) }

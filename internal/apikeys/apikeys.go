@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -312,6 +313,24 @@ func (s *Service) List(ctx context.Context) ([]Key, error) {
 	for _, r := range rows {
 		out = append(out, keyOf(r))
 	}
+	return out, nil
+}
+
+// Expiring lists the keys still working at now whose lifetime ends within
+// d, soonest first: what the APIKeyExpiring alert names, and the soonest of
+// which /metrics reports.
+func (s *Service) Expiring(ctx context.Context, now time.Time, d time.Duration) ([]Key, error) {
+	all, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Key
+	for _, k := range all {
+		if !k.Revoked() && !k.ExpiresAt.IsZero() && !k.Expired(now) && k.ExpiresAt.Before(now.Add(d)) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b Key) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
 	return out, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/alerting"
+	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/jobs"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 )
@@ -18,7 +19,7 @@ var watchedQueues = []string{jobs.QueueRoles, jobs.QueueModeration, jobs.QueueMo
 
 // wireAlerts starts the worker's built-in alerting (docs/observability.md):
 // for single-machine deployments without Prometheus and Alertmanager.
-func (a *App) wireAlerts() {
+func (a *App) wireAlerts(s *Services) {
 	cfg := a.cfg.Alerts
 	var receivers []alerting.Receiver
 	if v := cfg.DiscordWebhook.Value(); v != "" {
@@ -48,6 +49,7 @@ func (a *App) wireAlerts() {
 				return "not ready: " + strings.Join(down, ", "), nil
 			}},
 		{Name: "DeadLetters", Severity: "warning", Runbook: "docs/runbook.md#dead-letters", Check: a.deadLettersCheck},
+		{Name: "APIKeyExpiring", Severity: "warning", Runbook: "docs/runbook.md#api-key-expiring", Check: keysExpiringCheck(s.APIKeys, time.Now)},
 		{Name: "OutboxStuck", Severity: "critical", Runbook: "docs/runbook.md#outbox-lagging", For: time.Minute,
 			Check: func(ctx context.Context) (string, error) {
 				lag, err := outbox.Lag(ctx, a.db)
@@ -71,6 +73,40 @@ func (a *App) wireAlerts() {
 		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")
 	}
 	a.Go("alerting", a.alerts.Run)
+}
+
+// keyExpiryWarning is how long before a key's lifetime ends APIKeyExpiring
+// fires: a week to rotate it and deploy the new one.
+const keyExpiryWarning = 7 * 24 * time.Hour
+
+// keysExpiringCheck is the APIKeyExpiring condition: working keys whose
+// lifetime ends within keyExpiryWarning, named so the operator knows which
+// integrations to renew.
+func keysExpiringCheck(svc *apikeys.Service, now func() time.Time) alerting.Check {
+	return func(ctx context.Context) (string, error) {
+		keys, err := svc.Expiring(ctx, now(), keyExpiryWarning)
+		if err != nil || len(keys) == 0 {
+			return "", err
+		}
+		return expiringText(keys), nil
+	}
+}
+
+func expiringText(keys []apikeys.Key) string {
+	var names []string
+	for i, k := range keys {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("and %d more", len(keys)-i))
+			break
+		}
+		names = append(names, fmt.Sprintf("%q (%s) on %s", k.Name, k.Prefix, k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")))
+	}
+	what := "1 API key expires"
+	if len(keys) > 1 {
+		what = fmt.Sprintf("%d API keys expire", len(keys))
+	}
+	return fmt.Sprintf("%s within %d days: %s; rotate (smarterdev apikey rotate PREFIX, or the dashboard's API keys page) and deploy the new key",
+		what, int(keyExpiryWarning.Hours()/24), strings.Join(names, ", "))
 }
 
 // deadLettersCheck is the DeadLetters condition: jobs dead-lettered on a

@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/store"
+	"github.com/smarterdev/smarterdev/internal/store/storetest"
 )
 
 // bearerStatus calls one API route with token.
@@ -120,5 +126,50 @@ func refusedWithin(t *testing.T, addr, token, what string) {
 			t.Fatalf("%s: still %d after %s", what, s, apikeys.VerifiedFor)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAPIKeyExpiring: /metrics reports when the soonest-expiring working key
+// ends, and the built-in APIKeyExpiring names the keys ending within a week.
+func TestAPIKeyExpiring(t *testing.T) {
+	env := sqliteEnv(t)
+	srv := start(t, env, "serve")
+	if body := scrape(t, srv.addr); !strings.Contains(body, "smarterdev_api_key_next_expiry_timestamp_seconds 0\n") {
+		t.Fatalf("/metrics before any key with a lifetime:\n%s", body)
+	}
+	for _, args := range [][]string{{"--name", "forever"}, {"--name", "later", "--expires-in", "30d"}, {"--name", "soon", "--expires-in", "3d"}} {
+		if code, _, errOut := run(t, env, append([]string{"apikey", "create", "--scope", "read"}, args...)...); code != 0 {
+			t.Fatalf("create %v: %d %s", args, code, errOut)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^smarterdev_api_key_next_expiry_timestamp_seconds (\S+)$`).FindStringSubmatch(scrape(t, srv.addr))
+	if m == nil {
+		t.Fatal("no expiry gauge")
+	}
+	ts, _ := strconv.ParseFloat(m[1], 64)
+	if got := time.Until(time.Unix(int64(ts), 0)); got < 71*time.Hour || got > 72*time.Hour {
+		t.Fatalf("next expiry in %s, want the 3-day key's", got)
+	}
+
+	db := storetest.Open(t, store.SQLite)
+	keys := apikeys.NewService(db, nil)
+	check := keysExpiringCheck(keys, time.Now)
+	if msg, err := check(context.Background()); msg != "" || err != nil {
+		t.Fatalf("no keys: %q %v", msg, err)
+	}
+	soon, _, _ := keys.Create(context.Background(), 0, apikeys.Spec{Name: "deploy-bot", Scope: apikeys.Write, TTL: 48 * time.Hour})
+	_, _, _ = keys.Create(context.Background(), 0, apikeys.Spec{Name: "quarterly", Scope: apikeys.Read, TTL: 90 * 24 * time.Hour})
+	msg, err := check(context.Background())
+	if err != nil || !strings.HasPrefix(msg, "1 API key expires within 7 days: \"deploy-bot\" ("+soon.Prefix+")") || strings.Contains(msg, "quarterly") {
+		t.Fatalf("alert: %q %v", msg, err)
+	}
+	if _, err := keys.Revoke(context.Background(), 0, soon.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := check(context.Background()); msg != "" || err != nil {
+		t.Fatalf("a revoked key still alerts: %q %v", msg, err)
+	}
+	if !alerting.Known("APIKeyExpiring") {
+		t.Error("APIKeyExpiring cannot be muted by name")
 	}
 }

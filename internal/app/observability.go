@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/jobs"
@@ -56,6 +57,14 @@ func (a *App) newMetrics() *prometheus.Registry {
 			return lag.Pending, lag.Oldest, err
 		}))
 		reg.MustRegister(metrics.NewBackupCollector(a.backupState))
+		svc := a.services.APIKeys
+		reg.MustRegister(metrics.NewKeyExpiryCollector(func(ctx context.Context) (time.Time, error) {
+			keys, err := svc.Expiring(ctx, time.Now(), 2*apikeys.MaxTTL) // every key with a lifetime
+			if err != nil || len(keys) == 0 {
+				return time.Time{}, err
+			}
+			return keys[0].ExpiresAt, nil
+		}))
 	}
 	return reg
 }

@@ -73,7 +73,7 @@ func (a *App) wire() (*Services, error) {
 		a.Go("idempotency purge", func(ctx context.Context) error {
 			return purgeIdempotencyKeys(ctx, s.Idempotency, a.log)
 		})
-		a.wireAlerts()
+		a.wireAlerts(s)
 		// Job consumers (role changes, mod-log posts, sweeps) plug in here.
 	}
 	a.wireBotStatus() // the web role's "bot" readiness component (botstatus.go)

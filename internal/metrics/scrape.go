@@ -167,3 +167,33 @@ func (c backupCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(ok), "succeeded")
 	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(failed), "failed")
 }
+
+var keyNextExpiry = prometheus.NewDesc(ns+"_api_key_next_expiry_timestamp_seconds",
+	"Unix time the soonest-expiring working API key stops working; 0 when no working key has a lifetime.", nil, nil)
+
+// NextKeyExpiry reads when the soonest-expiring working API key expires
+// (zero: none).
+type NextKeyExpiry func(ctx context.Context) (time.Time, error)
+
+type keyExpiryCollector struct{ read NextKeyExpiry }
+
+// NewKeyExpiryCollector reads the API keys at scrape time (a small table),
+// for the SmarterdevAPIKeyExpiring rule.
+func NewKeyExpiryCollector(read NextKeyExpiry) prometheus.Collector { return keyExpiryCollector{read} }
+
+func (c keyExpiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyNextExpiry }
+
+func (c keyExpiryCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	next, err := c.read(ctx)
+	if err != nil {
+		CollectErrors.WithLabelValues("apikeys").Inc()
+		return
+	}
+	var ts float64
+	if !next.IsZero() {
+		ts = float64(next.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(keyNextExpiry, prometheus.GaugeValue, ts)
+}
