@@ -96,7 +96,7 @@ func apikeyCommand(e env) *cobra.Command {
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate PREFIX",
-		Short: "Revoke a key and issue a new one with the same name, scope and guild",
+		Short: "Revoke a key and issue a new one with the same name, scope, guild and lifetime",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withKeys(cmd.Context(), e, func(ctx context.Context, cfg config.Config, keys *apikeys.Service) error {

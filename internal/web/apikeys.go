@@ -12,7 +12,7 @@ import (
 
 type keysData struct {
 	Keys     []apikeys.Key
-	Global   []apikeys.Key // active keys for every guild: they work here too
+	Global   []apikeys.Key // working keys for every guild: listed, not managed, here
 	Now      time.Time     // which keys have expired
 	Form     *form
 	NewToken string // shown once, right after create or rotate
@@ -40,8 +40,8 @@ func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.
 	}
 }
 
-// guildKeys are the keys bound to this guild. Keys for every guild are
-// created with the CLI and not shown here.
+// guildKeys are the keys bound to this guild: the ones its admins may
+// rotate and revoke.
 func (h *Handler) guildKeys(ctx context.Context, guild int64) ([]apikeys.Key, error) {
 	own, _, err := h.keysFor(ctx, guild)
 	return own, err
