@@ -101,8 +101,8 @@ func TestAPIKeyCommands(t *testing.T) {
 			t.Errorf("--expires-in %s: %d %s", bad, code, errOut)
 		}
 	}
-	if code, out, _ = run(t, env, "apikey", "list"); !strings.Contains(out, "EXPIRES") {
-		t.Errorf("list has no expiry column: %s", out)
+	if code, out, _ = run(t, env, "apikey", "list"); code != 0 || !strings.Contains(out, "EXPIRES") {
+		t.Errorf("list: %d, no expiry column: %s", code, out)
 	}
 	if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "root"); code != ExitUsage || !strings.Contains(errOut, "scope") {
 		t.Fatalf("bad scope: %d %s", code, errOut)
