@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
+	"github.com/smarterdev/smarterdev/internal/web"
 )
 
 // "Sign out everywhere" ends every session of the admin, in every browser,
@@ -239,5 +241,84 @@ func TestMethodNotAllowedPage(t *testing.T) {
 	req, _ := http.NewRequest("DELETE", r.srv.URL+"/nowhere", nil)
 	if res := admin.do(req); res.StatusCode != http.StatusNotFound || !strings.Contains(res.body, "Page not found") {
 		t.Errorf("unknown path: %d", res.StatusCode)
+	}
+}
+
+// The sessions page lists where the admin is signed in, by browser, and
+// ends one other session on its own; never someone else's, never without
+// the CSRF token.
+func TestSessionsPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		r := newRig(t, db, rigOpts{})
+		const firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+		const phoneUA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
+		laptop := r.signInFrom(r.demo.AdminID, firefox)
+		phone := r.signInFrom(r.demo.AdminID, phoneUA)
+		other := r.signIn(r.demo.OwnerID)
+
+		page := laptop.get("/sessions")
+		if page.StatusCode != 200 || strings.Count(page.body, "<tr>") != 2+1 || !strings.Contains(page.body, "<strong>Firefox on Windows</strong> <span class=\"badge\">this browser</span>") ||
+			!strings.Contains(page.body, "<strong>Chrome on Android</strong>") || !strings.Contains(page.body, "after 2 hours without use, and 7 days") {
+			t.Fatalf("sessions page: %d\n%s", page.StatusCode, page.body)
+		}
+		if !strings.Contains(laptop.get("/").body, `href="/sessions"`) {
+			t.Error("no way to the sessions page from the header")
+		}
+		refs := regexp.MustCompile(`action="/sessions/([0-9a-f]{16})/end"`).FindAllStringSubmatch(page.body, -1)
+		if len(refs) != 1 {
+			t.Fatalf("want one other session to end, got %v", refs)
+		}
+		phoneRef := refs[0][1]
+
+		// Someone else cannot end it, nor can a request without the token.
+		if res := other.post("/sessions/"+phoneRef+"/end", nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("another user ending the session: %d", res.StatusCode)
+		}
+		if res := laptop.post("/sessions/"+phoneRef+"/end", url.Values{"csrf_token": {"nope"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("without the CSRF token: %d", res.StatusCode)
+		}
+		if res := phone.get("/"); res.StatusCode != 200 {
+			t.Fatalf("the phone was signed out by a refused request: %d", res.StatusCode)
+		}
+		for _, bad := range []string{"XYZ", strings.Repeat("0", 16), strings.Repeat("a", 17)} {
+			if res := laptop.post("/sessions/"+bad+"/end", nil); res.StatusCode != http.StatusNotFound {
+				t.Errorf("ending session %q: %d", bad, res.StatusCode)
+			}
+		}
+		own := regexp.MustCompile(`(?s)this browser</span>.*?</tr>`).FindString(page.body)
+		if strings.Contains(own, "/end") {
+			t.Error("this browser's own session is offered for ending (Sign out does that)")
+		}
+
+		res := laptop.post("/sessions/"+phoneRef+"/end", nil)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/sessions" {
+			t.Fatalf("end the phone's session: %d", res.StatusCode)
+		}
+		if res := phone.get("/"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin") {
+			t.Errorf("the phone is still signed in: %d", res.StatusCode)
+		}
+		after := laptop.get("/sessions")
+		if !strings.Contains(after.body, "That session is signed out.") || strings.Contains(after.body, "Chrome on Android") {
+			t.Errorf("after ending:\n%s", after.body)
+		}
+		if res := other.get("/"); res.StatusCode != 200 {
+			t.Errorf("someone else's session ended too: %d", res.StatusCode)
+		}
+	})
+}
+
+func TestDeviceNames(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":           "Edge on Windows",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15":                      "Safari on macOS",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1": "Safari on iOS",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36":                                   "Chrome on Linux",
+		"curl/8.5.0": "curl",
+		"":           "Unknown browser",
+		"SomeBot/1":  "SomeBot/1",
+	} {
+		if got := web.DeviceOf(ua); got != want {
+			t.Errorf("%q: %q, want %q", ua, got, want)
+		}
 	}
 }

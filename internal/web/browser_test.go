@@ -295,6 +295,11 @@ func TestBrowser(t *testing.T) {
 		shot(t, bctx, "automod")
 		run(t, 20*time.Second, chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.CSS("#components")))
 		shot(t, bctx, "status")
+		run(t, 20*time.Second, chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible(chromedp.CSS("#sessions")))
+		if b := body(t); !strings.Contains(b, "this browser") || !strings.Contains(b, "Chrome on Linux") {
+			t.Fatalf("sessions page in Chromium:\n%s", b)
+		}
+		shot(t, bctx, "sessions")
 		run(t, 20*time.Second, chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/guilds/"+guild+"/automod"), chromedp.WaitVisible(chromedp.CSS("#pattern")))
 		shot(t, bctx, "automod-phone")
 		run(t, 20*time.Second, chromedp.Navigate(base+"/status"), chromedp.WaitVisible(chromedp.CSS("#components")))
@@ -310,7 +315,7 @@ func TestBrowser(t *testing.T) {
 		run(t, 5*time.Second, chromedp.EmulateViewport(390, 844))
 		for _, p := range []string{"/", "/guilds/" + guild, "/guilds/" + guild + "/config", "/guilds/" + guild + "/squads",
 			"/guilds/" + guild + "/members", "/guilds/" + guild + "/members/" + strconv.FormatUint(uint64(demo.Members["gopher_gary"]), 10),
-			"/guilds/" + guild + "/audit", "/guilds/" + guild + "/apikeys", "/guilds/" + guild + "/automod", "/status"} {
+			"/guilds/" + guild + "/audit", "/guilds/" + guild + "/apikeys", "/guilds/" + guild + "/automod", "/status", "/sessions"} {
 			run(t, 20*time.Second, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS("h1")))
 			ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
 			w, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))

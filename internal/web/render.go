@@ -25,7 +25,7 @@ var staticFS embed.FS
 // pageNames lists every page template; parsePages fails when one is missing.
 var pageNames = []string{
 	"signin", "overview", "error", "activity", "config", "squads", "squad_edit", "squad_delete", "apikey_confirm",
-	"members", "member", "audit", "apikeys", "automod", "automod_rule", "automod_delete", "cases", "case", "status",
+	"members", "member", "audit", "apikeys", "automod", "automod_rule", "automod_delete", "cases", "case", "status", "sessions",
 }
 
 type pages struct{ t map[string]*template.Template }

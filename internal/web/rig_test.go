@@ -102,6 +102,7 @@ type browser struct {
 	r    *rig
 	c    *http.Client
 	csrf string
+	ua   string // User-Agent; "" for Go's
 }
 
 func (r *rig) browser() *browser {
@@ -118,6 +119,9 @@ type resp struct {
 
 func (b *browser) do(req *http.Request) resp {
 	b.r.t.Helper()
+	if b.ua != "" {
+		req.Header.Set("User-Agent", b.ua)
+	}
 	res, err := b.c.Do(req)
 	if err != nil {
 		b.r.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -160,7 +164,14 @@ func (b *browser) post(path string, form url.Values) resp {
 // browser holding the session.
 func (r *rig) signIn(user emulator.ID) *browser {
 	r.t.Helper()
+	return r.signInFrom(user, "")
+}
+
+// signInFrom signs in from a browser that sends this User-Agent.
+func (r *rig) signInFrom(user emulator.ID, ua string) *browser {
+	r.t.Helper()
 	b := r.browser()
+	b.ua = ua
 	res := b.get("/auth/login")
 	if res.StatusCode != http.StatusFound {
 		r.t.Fatalf("/auth/login: %d", res.StatusCode)

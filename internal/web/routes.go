@@ -24,6 +24,8 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("POST /auth/dev", h.devSignIn)
 	m.HandleFunc("POST /signout", h.signedIn(h.signOut))
 	m.HandleFunc("POST /signout/everywhere", h.signedIn(h.signOutEverywhere)) // every session of the viewer
+	m.HandleFunc("GET /sessions", h.signedIn(h.sessionsPage))
+	m.HandleFunc("POST /sessions/{ref}/end", h.signedIn(h.sessionEnd))
 
 	// Pages.
 	m.HandleFunc("GET /{$}", h.signedIn(h.overview))

@@ -92,7 +92,7 @@ func (h *Handler) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	err := h.d.DB.Tx(ctx, func(tx *store.Tx) error {
 		return tx.InsertWebSession(ctx, sqldb.InsertWebSessionParams{
 			IDHash: idHash, UserID: user, Username: name, AccessToken: sealed, CsrfToken: randomToken(),
-			Dev: dev, CreatedAt: now, ExpiresAt: now.Add(AbsoluteTimeout),
+			Dev: dev, CreatedAt: now, ExpiresAt: now.Add(AbsoluteTimeout), UserAgent: userAgentOf(r),
 		})
 	})
 	if err != nil {

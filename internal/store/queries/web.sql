@@ -1,6 +1,6 @@
 -- name: InsertWebSession :exec
-INSERT INTO web_sessions (id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at)
-VALUES (@id_hash, @user_id, @username, @access_token, @csrf_token, @dev, @created_at, @created_at, @expires_at);
+INSERT INTO web_sessions (id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at, user_agent)
+VALUES (@id_hash, @user_id, @username, @access_token, @csrf_token, @dev, @created_at, @created_at, @expires_at, @user_agent);
 
 -- name: GetWebSession :one
 SELECT * FROM web_sessions WHERE id_hash = $1;
@@ -10,6 +10,18 @@ UPDATE web_sessions SET last_seen_at = @now WHERE id_hash = @id_hash;
 
 -- name: DeleteWebSession :exec
 DELETE FROM web_sessions WHERE id_hash = $1;
+
+-- name: ListUserWebSessions :many
+-- A user's live sessions, most recently active first.
+SELECT id_hash, user_agent, dev, created_at, last_seen_at, expires_at FROM web_sessions
+WHERE user_id = @user_id AND expires_at > @now AND last_seen_at > @idle_cutoff
+ORDER BY last_seen_at DESC, created_at DESC;
+
+-- name: DeleteUserWebSession :many
+-- One of the user's sessions, by the first 16 characters of its id hash (what
+-- the sessions page shows); returns the hashes deleted.
+DELETE FROM web_sessions WHERE user_id = @user_id AND substr(id_hash, 1, 16) = @ref
+RETURNING id_hash;
 
 -- name: DeleteUserWebSessions :execrows
 DELETE FROM web_sessions WHERE user_id = $1;

@@ -204,4 +204,5 @@ type WebSession struct {
 	CreatedAt   time.Time
 	LastSeenAt  time.Time
 	ExpiresAt   time.Time
+	UserAgent   string
 }

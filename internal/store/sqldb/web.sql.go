@@ -106,6 +106,41 @@ func (q *Queries) ActiveMembersPerDay(ctx context.Context, arg ActiveMembersPerD
 	return items, nil
 }
 
+const deleteUserWebSession = `-- name: DeleteUserWebSession :many
+DELETE FROM web_sessions WHERE user_id = $1 AND substr(id_hash, 1, 16) = $2
+RETURNING id_hash
+`
+
+type DeleteUserWebSessionParams struct {
+	UserID int64
+	Ref    string
+}
+
+// One of the user's sessions, by the first 16 characters of its id hash (what
+// the sessions page shows); returns the hashes deleted.
+func (q *Queries) DeleteUserWebSession(ctx context.Context, arg DeleteUserWebSessionParams) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, deleteUserWebSession, arg.UserID, arg.Ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id_hash string
+		if err := rows.Scan(&id_hash); err != nil {
+			return nil, err
+		}
+		items = append(items, id_hash)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteUserWebSessions = `-- name: DeleteUserWebSessions :execrows
 DELETE FROM web_sessions WHERE user_id = $1
 `
@@ -146,7 +181,7 @@ func (q *Queries) DeltaSince(ctx context.Context, arg DeltaSinceParams) (int64, 
 }
 
 const getWebSession = `-- name: GetWebSession :one
-SELECT id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at FROM web_sessions WHERE id_hash = $1
+SELECT id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at, user_agent FROM web_sessions WHERE id_hash = $1
 `
 
 func (q *Queries) GetWebSession(ctx context.Context, idHash string) (WebSession, error) {
@@ -162,13 +197,14 @@ func (q *Queries) GetWebSession(ctx context.Context, idHash string) (WebSession,
 		&i.CreatedAt,
 		&i.LastSeenAt,
 		&i.ExpiresAt,
+		&i.UserAgent,
 	)
 	return i, err
 }
 
 const insertWebSession = `-- name: InsertWebSession :exec
-INSERT INTO web_sessions (id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+INSERT INTO web_sessions (id_hash, user_id, username, access_token, csrf_token, dev, created_at, last_seen_at, expires_at, user_agent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
 `
 
 type InsertWebSessionParams struct {
@@ -180,6 +216,7 @@ type InsertWebSessionParams struct {
 	Dev         bool
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	UserAgent   string
 }
 
 func (q *Queries) InsertWebSession(ctx context.Context, arg InsertWebSessionParams) error {
@@ -192,6 +229,7 @@ func (q *Queries) InsertWebSession(ctx context.Context, arg InsertWebSessionPara
 		arg.Dev,
 		arg.CreatedAt,
 		arg.ExpiresAt,
+		arg.UserAgent,
 	)
 	return err
 }
@@ -266,6 +304,58 @@ func (q *Queries) LedgerPerDay(ctx context.Context, arg LedgerPerDayParams) ([]L
 			&i.Kind,
 			&i.Entries,
 			&i.Total,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUserWebSessions = `-- name: ListUserWebSessions :many
+SELECT id_hash, user_agent, dev, created_at, last_seen_at, expires_at FROM web_sessions
+WHERE user_id = $1 AND expires_at > $2 AND last_seen_at > $3
+ORDER BY last_seen_at DESC, created_at DESC
+`
+
+type ListUserWebSessionsParams struct {
+	UserID     int64
+	Now        time.Time
+	IdleCutoff time.Time
+}
+
+type ListUserWebSessionsRow struct {
+	IDHash     string
+	UserAgent  string
+	Dev        bool
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// A user's live sessions, most recently active first.
+func (q *Queries) ListUserWebSessions(ctx context.Context, arg ListUserWebSessionsParams) ([]ListUserWebSessionsRow, error) {
+	rows, err := q.db.QueryContext(ctx, listUserWebSessions, arg.UserID, arg.Now, arg.IdleCutoff)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListUserWebSessionsRow{}
+	for rows.Next() {
+		var i ListUserWebSessionsRow
+		if err := rows.Scan(
+			&i.IDHash,
+			&i.UserAgent,
+			&i.Dev,
+			&i.CreatedAt,
+			&i.LastSeenAt,
+			&i.ExpiresAt,
 		); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,4 @@
+package web
+
+// DeviceOf is deviceOf, for the external tests.
+var DeviceOf = deviceOf
