@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -55,8 +56,10 @@ type auditData struct {
 	APIKey   string             // the API key filtered on (its prefix)
 	KeyName  string
 	Filtered bool
-	First    string // the query of the newest page, with the filter
-	Next     string // the query of the next page; "" on the last
+	// Links with the filter: the newest page, the next one ("" on the last)
+	// and the CSV download. Whole paths, built here: html/template escapes
+	// "=" and "&" in a query it is given to interpolate.
+	First, Next, CSV string
 	Paged    bool
 }
 
@@ -87,28 +90,39 @@ func auditTitle(action string) string {
 	return action
 }
 
-func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-	ctx := r.Context()
-	q := r.URL.Query()
-	d := auditData{Area: q.Get("area")}
-	for _, a := range audit.Areas {
-		d.Areas = append(d.Areas, auditArea{Value: a, Label: auditAreaLabels[a]})
-	}
+// auditFilter reads the log's filters from a query (the area is checked by
+// audit.List); msg says what is wrong with one.
+func auditFilter(q url.Values) (f audit.Filter, msg string) {
+	f.Area = q.Get("area")
 	if s := q.Get("actor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n <= 0 {
-			h.errorPage(w, r, http.StatusBadRequest, "The actor must be a Discord user id.")
-			return
+			return f, "The actor must be a Discord user id."
 		}
-		d.Actor = n
+		f.Actor = n
 	}
-	if d.APIKey = q.Get("api_key"); d.APIKey != "" && !apiKeyPrefix.MatchString(d.APIKey) {
-		h.errorPage(w, r, http.StatusBadRequest, "The API key must be given by its prefix: 12 characters 0-9 and a-f.")
+	if f.APIKey = q.Get("api_key"); f.APIKey != "" && !apiKeyPrefix.MatchString(f.APIKey) {
+		return f, "The API key must be given by its prefix: 12 characters 0-9 and a-f."
+	}
+	return f, ""
+}
+
+func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	d := auditData{}
+	for _, a := range audit.Areas {
+		d.Areas = append(d.Areas, auditArea{Value: a, Label: auditAreaLabels[a]})
+	}
+	f, msg := auditFilter(q)
+	if msg != "" {
+		h.errorPage(w, r, http.StatusBadRequest, msg)
 		return
 	}
+	d.Area, d.Actor, d.APIKey = f.Area, f.Actor, f.APIKey
 	d.Filtered = d.Area != "" || d.Actor != 0 || d.APIKey != ""
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, audit.Filter{Area: d.Area, Actor: d.Actor, APIKey: d.APIKey})
+	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, f)
 	if apperr.Is(err, apperr.Invalid) { // an area that does not exist
 		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
 		return
@@ -128,11 +142,17 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	if d.APIKey != "" {
 		filter.Set("api_key", d.APIKey)
 	}
-	d.First = filter.Encode()
+	withQuery := func(path string) string {
+		if q := filter.Encode(); q != "" {
+			return path + "?" + q
+		}
+		return path
+	}
+	d.First, d.CSV = withQuery(guildPath(g, "/audit")), withQuery(guildPath(g, "/audit.csv"))
 	if len(entries) > auditPerPage {
 		entries = entries[:auditPerPage]
 		filter.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
-		d.Next = filter.Encode()
+		d.Next = withQuery(guildPath(g, "/audit"))
 	}
 	var people []int64
 	for _, e := range entries {
@@ -443,4 +463,69 @@ func (v valueNames) format(path string, x any) string {
 		return strings.Join(s, ", ")
 	}
 	return one(x)
+}
+
+// auditExportMax bounds one download; a guild's configuration changes come
+// nowhere near it, and a filter narrows a larger log.
+const auditExportMax = 100_000
+
+// auditExport downloads the log, with the page's filters, as CSV: for an
+// admin's records or a spreadsheet. Before and after are the stored JSON.
+func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+	ctx := r.Context()
+	f, msg := auditFilter(r.URL.Query())
+	if msg != "" {
+		h.errorPage(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	var all []audit.Entry
+	for before := int64(0); len(all) < auditExportMax; {
+		page, err := audit.List(ctx, h.d.DB, g.ID, before, 500, f)
+		if apperr.Is(err, apperr.Invalid) {
+			h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(f.Area)+".")
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		all = append(all, page...)
+		if len(page) < 500 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write([]string{"id", "time", "action", "what", "target", "actor_id", "via", "api_key", "reason", "before", "after"})
+	for _, e := range all {
+		via := ""
+		switch {
+		case e.APIKey() != "":
+			via = "api"
+		case e.FromCommandLine():
+			via = "cli"
+		}
+		actor := ""
+		if e.ActorID != 0 {
+			actor = strconv.FormatInt(e.ActorID, 10)
+		}
+		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, csvCell(auditTitle(e.Action)),
+			csvCell(e.Target), actor, via, e.APIKey(), csvCell(e.Reason), csvCell(string(e.Before)), csvCell(string(e.After))})
+	}
+	cw.Flush()
+	name := fmt.Sprintf("audit-%d-%s.csv", g.ID, h.now().UTC().Format("20060102-150405"))
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// csvCell keeps a spreadsheet from reading a cell as a formula: text that
+// members or admins typed (a reason, a name) can start with = + - or @.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

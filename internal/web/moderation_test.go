@@ -2,10 +2,13 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -517,5 +520,72 @@ func TestAuditLogReadable(t *testing.T) {
 		if res := admin.get(r.path("/audit?" + bad)); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("audit?%s: %d, want 400", bad, res.StatusCode)
 		}
+		if res := admin.get(r.path("/audit.csv?" + bad)); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("audit.csv?%s: %d, want 400", bad, res.StatusCode)
+		}
+	}
+
+	// The download: every entry, or the filtered ones, as CSV; typed text
+	// that a spreadsheet would run as a formula is defused.
+	if _, err := r.econ.Adjust(ctx, r.guild, economy.Member{ID: int64(gary), Name: "gary"}, int64(r.demo.AdminID), 5, "=HYPERLINK(\"http://evil\")"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(admin.get(r.path("/audit?area=bytes")).body, `href="/guilds/`+idOf(r.demo.GuildID)+`/audit.csv?area=bytes" download hx-boost="false">Download as CSV`) {
+		t.Error("no download link that keeps the filter", regexp.MustCompile(`.*Download.*`).FindString(admin.get(r.path("/audit?area=bytes")).body))
+	}
+	for query, want := range map[string][]string{"": {"apikeys.create", "automod.rule.create", "bytes.grant", "bytes.grant", "moderation.settings.update"}, "area=bytes": {"bytes.grant", "bytes.grant"}} {
+		res := admin.get(r.path("/audit.csv?" + query))
+		rows, err := csv.NewReader(strings.NewReader(res.body)).ReadAll()
+		if res.StatusCode != 200 || err != nil || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") ||
+			!strings.HasPrefix(res.Header.Get("Content-Disposition"), `attachment; filename="audit-`) {
+			t.Fatalf("audit.csv?%s: %d %v %v\n%s", query, res.StatusCode, err, res.Header, res.body)
+		}
+		var got []string
+		for _, row := range rows[1:] {
+			got = append(got, row[2])
+		}
+		slices.Sort(got)
+		if strings.Join(rows[0], ",") != "id,time,action,what,target,actor_id,via,api_key,reason,before,after" || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("audit.csv?%s: header %v, actions %v, want %v", query, rows[0], got, want)
+		}
+		if query == "area=bytes" && (rows[1][8] != `'=HYPERLINK("http://evil")` || rows[1][5] != idOf(r.demo.AdminID) || !strings.HasPrefix(rows[1][10], "{")) {
+			t.Errorf("newest row: %q", rows[1])
+		}
+	}
+	if res := admin.get(r.path("/audit.csv?api_key=" + key.Prefix)); strings.Count(res.body, "\n") != 2 || !strings.Contains(res.body, ",api,"+key.Prefix+",") {
+		t.Errorf("audit.csv by key:\n%s", res.body)
+	}
+}
+
+// The log's links keep its filter: "Older entries" leads to the next page of
+// the same filter, and "Newest" back to the first.
+func TestAuditPagesKeepTheFilter(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), rigOpts{})
+	admin := r.signIn(r.demo.AdminID)
+	gary := r.demo.Members["gopher_gary"]
+	r.openAccount(gary)
+	for i := range 35 {
+		if _, err := r.econ.Adjust(context.Background(), r.guild, economy.Member{ID: int64(gary), Name: "gary"}, int64(r.demo.AdminID), 1, fmt.Sprintf("prize %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(body, rel string) string {
+		m := regexp.MustCompile(`<a href="([^"]+)"` + rel).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(m[1])
+	}
+	first := admin.get(r.path("/audit?area=bytes&actor=" + strconv.FormatUint(uint64(r.demo.AdminID), 10)))
+	next := link(first.body, ` rel="next">Older entries`)
+	if strings.Count(first.body, `<li class="card"`) != 30 || !strings.Contains(next, "area=bytes") || !strings.Contains(next, "before=") {
+		t.Fatalf("first page: next link %q", next)
+	}
+	second := admin.get(next)
+	if n := strings.Count(second.body, `<li class="card"`); second.StatusCode != 200 || n != 5 || !strings.Contains(second.body, "Reason: prize 0") {
+		t.Fatalf("second page: %d, %d entries", second.StatusCode, n)
+	}
+	if newest := link(second.body, `>Newest`); newest != r.path("/audit?actor="+strconv.FormatUint(uint64(r.demo.AdminID), 10)+"&area=bytes") {
+		t.Errorf("newest link %q", newest)
 	}
 }

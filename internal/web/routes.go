@@ -54,6 +54,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /guilds/{guild}/members", h.guild(h.memberList))
 	m.HandleFunc("GET /guilds/{guild}/members/{user}", h.guild(h.memberProfile))
 	m.HandleFunc("GET /guilds/{guild}/audit", h.guild(h.auditLog))
+	m.HandleFunc("GET /guilds/{guild}/audit.csv", h.guild(h.auditExport))
 	m.HandleFunc("GET /guilds/{guild}/apikeys", h.guild(h.keyList))
 	m.HandleFunc("POST /guilds/{guild}/apikeys", h.guild(h.keyCreate))
 	m.HandleFunc("GET /guilds/{guild}/apikeys/{prefix}/revoke", h.guild(h.keyConfirm("revoke")))
