@@ -60,7 +60,7 @@ type auditData struct {
 	// and the CSV download. Whole paths, built here: html/template escapes
 	// "=" and "&" in a query it is given to interpolate.
 	First, Next, CSV string
-	Paged    bool
+	Paged            bool
 }
 
 type auditArea struct{ Value, Label string }
