@@ -149,16 +149,6 @@ type AuditEntry struct {
 	At      time.Time `json:"at"`
 }
 
-func viaOf(e audit.Entry) string {
-	switch {
-	case e.APIKey() != "":
-		return "api"
-	case e.FromCommandLine():
-		return "cli"
-	}
-	return ""
-}
-
 func auditOf(es []audit.Entry) []AuditEntry {
 	out := make([]AuditEntry, 0, len(es))
 	for _, e := range es {
@@ -166,7 +156,7 @@ func auditOf(es []audit.Entry) []AuditEntry {
 		_ = json.Unmarshal(e.Before, &before)
 		_ = json.Unmarshal(e.After, &after)
 		out = append(out, AuditEntry{ID: e.ID, ActorID: idString(e.ActorID), Action: e.Action, Target: e.Target,
-			APIKey: e.APIKey(), Via: viaOf(e), Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
+			APIKey: e.APIKey(), Via: e.Source(), Before: before, After: after, Reason: e.Reason, At: e.At.UTC()})
 	}
 	return out
 }

@@ -198,6 +198,15 @@ func hashSecret(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// IsPrefix reports whether s has the form of a key's public prefix.
+func IsPrefix(s string) bool {
+	if len(s) != 2*prefixBytes {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
 // splitToken parses "sdk_<prefix>_<secret>".
 func splitToken(token string) (prefix, secret string, ok bool) {
 	rest, ok := strings.CutPrefix(token, tokenPrefix)

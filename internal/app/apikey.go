@@ -179,6 +179,9 @@ func parseLifetime(v string) (time.Duration, error) {
 		if err != nil || n <= 0 {
 			return 0, fmt.Errorf("--expires-in: %q is not a number of days, e.g. 90d", v)
 		}
+		if n > int(apikeys.MaxTTL/(24*time.Hour)) { // before multiplying: no overflow
+			return 0, fmt.Errorf("--expires-in: %q is longer than five years", v)
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(v)

@@ -96,7 +96,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, before) && !strings.Contains(errOut, day()) {
 		t.Fatalf("create with a lifetime: %d %s", code, errOut)
 	}
-	for _, bad := range []string{"soon", "0d", "-3h", "10m", "2000d"} {
+	for _, bad := range []string{"soon", "0d", "-3h", "10m", "2000d", "106751991167d"} {
 		if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "read", "--expires-in", bad); code != ExitUsage || !strings.Contains(errOut, "expires") {
 			t.Errorf("--expires-in %s: %d %s", bad, code, errOut)
 		}

@@ -44,6 +44,18 @@ func (e Entry) APIKey() string {
 // on the server (an operator at a shell; no Discord user).
 func (e Entry) FromCommandLine() bool { return e.Via == viaCLI }
 
+// Source names how a change no Discord user made came about, as the API and
+// the CSV download write it: "api", "cli", or "" (the dashboard, the bot).
+func (e Entry) Source() string {
+	switch {
+	case e.APIKey() != "":
+		return "api"
+	case e.FromCommandLine():
+		return "cli"
+	}
+	return ""
+}
+
 const (
 	viaAPIKey = "apikey:"
 	viaCLI    = "cli"

@@ -159,11 +159,7 @@ func (c backupCollector) Collect(ch chan<- prometheus.Metric) {
 		CollectErrors.WithLabelValues("backup").Inc()
 		return
 	}
-	var ts float64
-	if !last.IsZero() {
-		ts = float64(last.UnixNano()) / 1e9
-	}
-	ch <- prometheus.MustNewConstMetric(backupLastSuccess, prometheus.GaugeValue, ts)
+	ch <- prometheus.MustNewConstMetric(backupLastSuccess, prometheus.GaugeValue, unixSeconds(last))
 	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(ok), "succeeded")
 	ch <- prometheus.MustNewConstMetric(backupsTotal, prometheus.CounterValue, float64(failed), "failed")
 }
@@ -191,9 +187,13 @@ func (c keyExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 		CollectErrors.WithLabelValues("apikeys").Inc()
 		return
 	}
-	var ts float64
-	if !next.IsZero() {
-		ts = float64(next.UnixNano()) / 1e9
+	ch <- prometheus.MustNewConstMetric(keyNextExpiry, prometheus.GaugeValue, unixSeconds(next))
+}
+
+// unixSeconds is t as a Prometheus timestamp gauge writes it; 0 for none.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
 	}
-	ch <- prometheus.MustNewConstMetric(keyNextExpiry, prometheus.GaugeValue, ts)
+	return float64(t.UnixNano()) / 1e9
 }

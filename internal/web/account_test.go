@@ -322,3 +322,18 @@ func TestDeviceNames(t *testing.T) {
 		}
 	}
 }
+
+// A session keeps at most 300 bytes of valid UTF-8 of its User-Agent.
+func TestUserAgentKept(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Firefox/133.0 \xff(bad byte)":  "Firefox/133.0 (bad byte)",
+		strings.Repeat("a", 299) + "é!": strings.Repeat("a", 299), // é would be cut in two
+		strings.Repeat("b", 400):        strings.Repeat("b", 300),
+	} {
+		req, _ := http.NewRequest("GET", "/", nil)
+		req.Header.Set("User-Agent", ua)
+		if got := web.UserAgentOf(req); got != want {
+			t.Errorf("%.20q...: kept %d bytes %.20q..., want %d", ua, len(got), got, len(want))
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apike
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
+	now := h.now()
 	for _, k := range all {
 		switch {
 		case k.GuildID == guild:
@@ -73,7 +73,7 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, g *guildCtx
 		h.fail(w, r, err)
 		return
 	}
-	d.Keys, d.Global, d.Now = own, global, time.Now()
+	d.Keys, d.Global, d.Now = own, global, h.now()
 	if d.Form == nil {
 		d.Form = newForm(map[string][]string{"scope": {"read"}})
 	}

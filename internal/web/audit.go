@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/audit"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
@@ -101,7 +101,7 @@ func auditFilter(q url.Values) (f audit.Filter, msg string) {
 		}
 		f.Actor = n
 	}
-	if f.APIKey = q.Get("api_key"); f.APIKey != "" && !apiKeyPrefix.MatchString(f.APIKey) {
+	if f.APIKey = q.Get("api_key"); f.APIKey != "" && !apikeys.IsPrefix(f.APIKey) {
 		return f, "The API key must be given by its prefix: 12 characters 0-9 and a-f."
 	}
 	return f, ""
@@ -123,12 +123,8 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 	d.Filtered = d.Area != "" || d.Actor != 0 || d.APIKey != ""
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	entries, err := audit.List(ctx, h.d.DB, g.ID, before, auditPerPage+1, f)
-	if apperr.Is(err, apperr.Invalid) { // an area that does not exist
-		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(d.Area)+".")
-		return
-	}
 	if err != nil {
-		h.fail(w, r, err)
+		h.auditListFailed(w, r, f, err)
 		return
 	}
 	d.Paged = before > 0
@@ -176,14 +172,22 @@ func (h *Handler) auditLog(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 			Title: auditTitle(e.Action), Reason: e.Reason, Changes: v.diff(e.Before, e.After)}
 		row.KeyName = keys[row.APIKey]
 		row.CLI = e.FromCommandLine()
-		row.System = e.ActorID == 0 && e.Via == ""
+		row.System = e.ActorID == 0 && e.Source() == ""
 		row.Subject, row.SubjectURL = subject(g, e, names)
 		d.Rows = append(d.Rows, row)
 	}
 	h.render(w, r, http.StatusOK, "audit", &page{Title: "Audit log", Nav: "audit", Guild: g, Data: d})
 }
 
-var apiKeyPrefix = regexp.MustCompile(`^[0-9a-f]{12}$`)
+// auditListFailed answers audit.List's error: a 400 for an area that does
+// not exist (audit.List checks it), else a failure.
+func (h *Handler) auditListFailed(w http.ResponseWriter, r *http.Request, f audit.Filter, err error) {
+	if apperr.Is(err, apperr.Invalid) {
+		h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(f.Area)+".")
+		return
+	}
+	h.fail(w, r, err)
+}
 
 // keyNames names the API keys that made the entries (and the one filtered
 // on) by prefix. Keys are revoked, never deleted, so every prefix has a name;
@@ -466,8 +470,12 @@ func (v valueNames) format(path string, x any) string {
 }
 
 // auditExportMax bounds one download; a guild's configuration changes come
-// nowhere near it, and a filter narrows a larger log.
-const auditExportMax = 100_000
+// nowhere near it, and a filter narrows a larger log. It is read in pages of
+// auditExportPage.
+const (
+	auditExportMax  = 100_000
+	auditExportPage = 500
+)
 
 // auditExport downloads the log, with the page's filters, as CSV: for an
 // admin's records or a spreadsheet. Before and after are the stored JSON.
@@ -480,17 +488,13 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, g *guildCt
 	}
 	var all []audit.Entry
 	for before := int64(0); len(all) < auditExportMax; {
-		page, err := audit.List(ctx, h.d.DB, g.ID, before, 500, f)
-		if apperr.Is(err, apperr.Invalid) {
-			h.errorPage(w, r, http.StatusBadRequest, "There is no such part of the product to filter on: "+strconv.Quote(f.Area)+".")
-			return
-		}
+		page, err := audit.List(ctx, h.d.DB, g.ID, before, auditExportPage, f)
 		if err != nil {
-			h.fail(w, r, err)
+			h.auditListFailed(w, r, f, err)
 			return
 		}
 		all = append(all, page...)
-		if len(page) < 500 {
+		if len(page) < auditExportPage {
 			break
 		}
 		before = page[len(page)-1].ID
@@ -499,19 +503,12 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, g *guildCt
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write([]string{"id", "time", "action", "what", "target", "actor_id", "via", "api_key", "reason", "before", "after"})
 	for _, e := range all {
-		via := ""
-		switch {
-		case e.APIKey() != "":
-			via = "api"
-		case e.FromCommandLine():
-			via = "cli"
-		}
 		actor := ""
 		if e.ActorID != 0 {
 			actor = strconv.FormatInt(e.ActorID, 10)
 		}
 		_ = cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Action, csvCell(auditTitle(e.Action)),
-			csvCell(e.Target), actor, via, e.APIKey(), csvCell(e.Reason), csvCell(string(e.Before)), csvCell(string(e.After))})
+			csvCell(e.Target), actor, e.Source(), e.APIKey(), csvCell(e.Reason), csvCell(string(e.Before)), csvCell(string(e.After))})
 	}
 	cw.Flush()
 	name := fmt.Sprintf("audit-%d-%s.csv", g.ID, h.now().UTC().Format("20060102-150405"))

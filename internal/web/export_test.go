@@ -2,3 +2,6 @@ package web
 
 // DeviceOf is deviceOf, for the external tests.
 var DeviceOf = deviceOf
+
+// UserAgentOf is userAgentOf, for the external tests.
+var UserAgentOf = userAgentOf

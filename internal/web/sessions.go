@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
@@ -88,16 +87,12 @@ func (h *Handler) sessionEnd(w http.ResponseWriter, r *http.Request, v *viewer) 
 // maxUserAgent bounds what a session keeps of its browser's User-Agent.
 const maxUserAgent = 300
 
-// userAgentOf is the request's User-Agent, cut to maxUserAgent bytes on a
-// character boundary.
+// userAgentOf is the request's User-Agent as valid UTF-8, cut to
+// maxUserAgent bytes on a character boundary.
 func userAgentOf(r *http.Request) string {
-	ua := r.UserAgent()
-	if len(ua) <= maxUserAgent {
-		return strings.ToValidUTF8(ua, "")
-	}
-	ua = ua[:maxUserAgent]
-	for !utf8.ValidString(ua) {
-		ua = ua[:len(ua)-1]
+	ua := strings.ToValidUTF8(r.UserAgent(), "")
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "") // drops a character cut in two
 	}
 	return ua
 }
