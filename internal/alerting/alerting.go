@@ -54,6 +54,11 @@ type Options struct {
 	MuteUntil time.Time     // nothing is sent before this instant
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Publish, when set, receives the report after every evaluation, so
+	// that processes other than this one (the dashboard's status page) can
+	// show what fires. A failure is logged and the next evaluation tries
+	// again.
+	Publish func(ctx context.Context, r Report) error
 }
 
 type state struct {
@@ -65,6 +70,59 @@ type state struct {
 	owed         map[string]bool      // receiver -> a transition not yet delivered
 }
 
+// Report is the alerter's view after an evaluation: every condition's state
+// and whether each receiver took its last message. The worker publishes it
+// (Options.Publish) so the dashboard's status page can show what fires and
+// whether anyone is being told.
+type Report struct {
+	EvaluatedAt     time.Time        `json:"evaluated_at"`
+	IntervalSeconds float64          `json:"interval_seconds"` // between evaluations: a report much older is stale
+	MutedUntil      time.Time        `json:"muted_until,omitzero"`
+	Receivers       []ReceiverState  `json:"receivers"` // empty: conditions are only logged
+	Conditions      []ConditionState `json:"conditions"`
+}
+
+// ConditionState is one condition in a Report.
+type ConditionState struct {
+	Name     string    `json:"name"`
+	Severity string    `json:"severity"`
+	Runbook  string    `json:"runbook,omitempty"`
+	State    string    `json:"state"`             // ok, pending (wrong, not yet for its For) or firing
+	Since    time.Time `json:"since,omitzero"`    // pending or firing since
+	Summary  string    `json:"summary,omitempty"` // what is wrong, while pending or firing
+}
+
+// ReceiverState is one receiver in a Report.
+type ReceiverState struct {
+	Name      string    `json:"name"`
+	LastError string    `json:"last_error,omitempty"` // the last delivery failed with this
+	FailedAt  time.Time `json:"failed_at,omitzero"`
+}
+
+// Condition states in a Report.
+const (
+	StateOK      = "ok"
+	StatePending = "pending"
+	StateFiring  = "firing"
+)
+
+// Stale reports whether r is too old to trust at now: three evaluations
+// missed, so the process that evaluates has stopped or is stuck.
+func (r Report) Stale(now time.Time) bool {
+	return now.Sub(r.EvaluatedAt) > 3*time.Duration(r.IntervalSeconds*float64(time.Second))+time.Minute
+}
+
+// Firing lists the conditions firing in r.
+func (r Report) Firing() []ConditionState {
+	var out []ConditionState
+	for _, c := range r.Conditions {
+		if c.State == StateFiring {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Alerter evaluates conditions and notifies receivers.
 type Alerter struct {
 	conds     []Condition
@@ -72,6 +130,8 @@ type Alerter struct {
 	opts      Options
 	mu        sync.Mutex
 	states    map[string]*state
+	lastEval  time.Time
+	recvErr   map[string]ReceiverState // receiver -> its last failure, until a delivery succeeds
 }
 
 // New returns an Alerter.
@@ -88,7 +148,7 @@ func New(conds []Condition, receivers []Receiver, o Options) *Alerter {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Alerter{conds: conds, receivers: receivers, opts: o, states: map[string]*state{}}
+	return &Alerter{conds: conds, receivers: receivers, opts: o, states: map[string]*state{}, recvErr: map[string]ReceiverState{}}
 }
 
 // Run evaluates until ctx ends.
@@ -116,6 +176,38 @@ func (a *Alerter) Firing() []Alert {
 		}
 	}
 	return out
+}
+
+// Report returns the state after the latest evaluation (a zero
+// EvaluatedAt before the first).
+func (a *Alerter) Report() Report {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := Report{EvaluatedAt: a.lastEval, IntervalSeconds: a.opts.Interval.Seconds(), MutedUntil: a.opts.MuteUntil,
+		Receivers: []ReceiverState{}, Conditions: make([]ConditionState, 0, len(a.conds))}
+	if !r.MutedUntil.After(a.lastEval) {
+		r.MutedUntil = time.Time{}
+	}
+	for _, rc := range a.receivers {
+		st := ReceiverState{Name: rc.Name()}
+		if e, ok := a.recvErr[rc.Name()]; ok {
+			st = e
+		}
+		r.Receivers = append(r.Receivers, st)
+	}
+	for _, c := range a.conds {
+		cs := ConditionState{Name: c.Name, Severity: c.Severity, Runbook: c.Runbook, State: StateOK}
+		if st := a.states[c.Name]; st != nil {
+			switch {
+			case st.firing:
+				cs.State, cs.Since, cs.Summary = StateFiring, st.since, st.summary
+			case !st.pendingSince.IsZero():
+				cs.State, cs.Since, cs.Summary = StatePending, st.pendingSince, st.summary
+			}
+		}
+		r.Conditions = append(r.Conditions, cs)
+	}
+	return r
 }
 
 // Evaluate runs every check once and sends what is due.
@@ -191,6 +283,7 @@ func (a *Alerter) Evaluate(ctx context.Context) {
 			}
 		}
 	}
+	a.lastEval = now
 	a.mu.Unlock()
 
 	for _, r := range a.receivers {
@@ -201,6 +294,11 @@ func (a *Alerter) Evaluate(ctx context.Context) {
 		sort.SliceStable(batch, func(i, j int) bool { return batch[i].Firing && !batch[j].Firing })
 		err := r.Notify(ctx, batch)
 		a.mu.Lock()
+		if err != nil {
+			a.recvErr[r.Name()] = ReceiverState{Name: r.Name(), LastError: err.Error(), FailedAt: now}
+		} else {
+			delete(a.recvErr, r.Name())
+		}
 		for _, al := range batch {
 			st := a.states[al.Name]
 			if err != nil {
@@ -215,6 +313,11 @@ func (a *Alerter) Evaluate(ctx context.Context) {
 		a.mu.Unlock()
 		if err != nil {
 			a.opts.Logger.Warn("alert notification failed; retrying at the next evaluation", "receiver", r.Name(), "alerts", len(batch), "err", err)
+		}
+	}
+	if a.opts.Publish != nil {
+		if err := a.opts.Publish(ctx, a.Report()); err != nil {
+			a.opts.Logger.Warn("publishing the alert report failed; the status page shows the previous one", "err", err)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package alerting_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -187,5 +189,101 @@ func TestResolvedBeforeAnnouncedSaysNothing(t *testing.T) {
 	a.Evaluate(ctx)
 	if len(discord.got()) != 0 {
 		t.Fatalf("an alert that fired and resolved within the mute should stay silent: %v", discord.got())
+	}
+}
+
+// TestReport: what the status page is told after each evaluation, published
+// through Options.Publish: each condition ok, pending or firing with its
+// summary and since; a receiver's failed delivery until one succeeds; the
+// mute; and when the report is stale.
+func TestReport(t *testing.T) {
+	ctx := context.Background()
+	var readiness, dead atomic.Value
+	readiness.Store("")
+	dead.Store("")
+	discord := newReceiver(t)
+	c := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	var published []alerting.Report
+	a := alerting.New([]alerting.Condition{
+		{Name: "ReadinessFailing", Severity: "critical", Runbook: "docs/runbook.md#readiness-failing", For: time.Minute, Check: flag(&readiness)},
+		{Name: "DeadLetters", Severity: "warning", Check: flag(&dead)},
+	}, []alerting.Receiver{alerting.Discord{URL: discord.srv.URL + "/api/webhooks/1/secret-token"}},
+		alerting.Options{Interval: 30 * time.Second, MuteUntil: c.t.Add(time.Hour), Now: c.now,
+			Publish: func(_ context.Context, r alerting.Report) error { published = append(published, r); return nil }})
+	if r := a.Report(); !r.EvaluatedAt.IsZero() || len(r.Conditions) != 2 || r.Conditions[0].State != alerting.StateOK {
+		t.Fatalf("before any evaluation: %+v", r)
+	}
+	states := func(r alerting.Report) string {
+		var s []string
+		for _, c := range r.Conditions {
+			s = append(s, c.Name+"="+c.State)
+		}
+		return strings.Join(s, " ")
+	}
+
+	a.Evaluate(ctx)
+	if len(published) != 1 || states(published[0]) != "ReadinessFailing=ok DeadLetters=ok" || !published[0].EvaluatedAt.Equal(c.t) ||
+		published[0].IntervalSeconds != 30 || !published[0].MutedUntil.Equal(c.t.Add(time.Hour)) {
+		t.Fatalf("first report: %+v", published)
+	}
+
+	readiness.Store("not ready: bus (connection refused)")
+	dead.Store("dead-lettered jobs: 2 on roles")
+	started := c.t.Add(30 * time.Second)
+	c.advance(30 * time.Second)
+	a.Evaluate(ctx)
+	r := published[len(published)-1]
+	if states(r) != "ReadinessFailing=pending DeadLetters=firing" {
+		t.Fatalf("states: %s", states(r))
+	}
+	if p := r.Conditions[0]; !p.Since.Equal(started) || p.Summary != "not ready: bus (connection refused)" || p.Runbook != "docs/runbook.md#readiness-failing" {
+		t.Fatalf("pending: %+v", p)
+	}
+	if f := r.Firing(); len(f) != 1 || f[0].Name != "DeadLetters" || f[0].Summary != "dead-lettered jobs: 2 on roles" || !f[0].Since.Equal(started) {
+		t.Fatalf("firing: %+v", f)
+	}
+	if len(r.Receivers) != 1 || r.Receivers[0].Name != "discord" || r.Receivers[0].LastError != "" {
+		t.Fatalf("receivers while muted: %+v", r.Receivers)
+	}
+
+	// After the mute the receiver fails: the report says so, without the
+	// webhook's address, until a delivery succeeds.
+	discord.fail.Store(true)
+	c.advance(time.Hour)
+	a.Evaluate(ctx)
+	r = published[len(published)-1]
+	if states(r) != "ReadinessFailing=firing DeadLetters=firing" || !r.Conditions[0].Since.Equal(started) || !r.MutedUntil.IsZero() {
+		t.Fatalf("after the hold and the mute: %+v", r)
+	}
+	if rc := r.Receivers[0]; !strings.Contains(rc.LastError, "503") || !rc.FailedAt.Equal(c.t) || strings.Contains(rc.LastError, "secret-token") {
+		t.Fatalf("failing receiver: %+v", rc)
+	}
+	discord.fail.Store(false)
+	readiness.Store("")
+	c.advance(30 * time.Second)
+	a.Evaluate(ctx)
+	r = published[len(published)-1]
+	if states(r) != "ReadinessFailing=ok DeadLetters=firing" || r.Receivers[0].LastError != "" || r.Conditions[0].Summary != "" {
+		t.Fatalf("after recovery: %+v", r)
+	}
+
+	// Stale once three evaluations and a minute have passed without one.
+	if r.Stale(c.t.Add(150*time.Second)) || !r.Stale(c.t.Add(151*time.Second)) {
+		t.Fatal("stale after 3 × 30 s + 1 min, not before")
+	}
+}
+
+// TestPublishFailureDoesNotStopNotifications: a report the store refuses does not stop the
+// evaluation or its notifications.
+func TestPublishFailureDoesNotStopNotifications(t *testing.T) {
+	var dead atomic.Value
+	dead.Store("1 dead letter")
+	slack := newReceiver(t)
+	a := alerting.New([]alerting.Condition{{Name: "DeadLetters", Severity: "warning", Check: flag(&dead)}},
+		[]alerting.Receiver{alerting.Slack{URL: slack.srv.URL}},
+		alerting.Options{Logger: slog.New(slog.DiscardHandler), Publish: func(context.Context, alerting.Report) error { return errors.New("database is read-only") }})
+	a.Evaluate(context.Background())
+	if len(slack.got()) != 1 || len(a.Firing()) != 1 {
+		t.Fatalf("slack %d, firing %d", len(slack.got()), len(a.Firing()))
 	}
 }

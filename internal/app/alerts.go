@@ -10,6 +10,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/apikeys"
+	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/jobs"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 )
@@ -68,7 +69,8 @@ func (a *App) wireAlerts(s *Services) {
 		}
 	}
 	a.alerts = alerting.New(conds, receivers, alerting.Options{Interval: a.opts.AlertInterval, Repeat: cfg.Repeat, MuteUntil: cfg.MuteUntil,
-		Logger: a.log.With("component", "alerting")})
+		Logger:  a.log.With("component", "alerting"),
+		Publish: alerting.Reports{DB: a.db, Instance: botstatus.Instance()}.Write}) // for the status page
 	if len(receivers) == 0 {
 		a.log.Info("built-in alerting has no receiver: set SMARTERDEV_ALERT_DISCORD_WEBHOOK, _SLACK_WEBHOOK or _PAGERDUTY_ROUTING_KEY to be notified; conditions are still logged")
 	}

@@ -181,6 +181,48 @@ func TestBackupMetricsAndStatus(t *testing.T) {
 	}
 }
 
+// /status.json carries the built-in alerting's latest report: what fires,
+// not what it says (summaries name API keys). serve runs the worker's
+// alerting, which publishes a report at its first evaluation.
+func TestStatusAlerts(t *testing.T) {
+	env := sqliteEnv(t)
+	if code, _, errOut := run(t, env, "migrate", "up"); code != 0 {
+		t.Fatalf("migrate: %s", errOut)
+	}
+	// A key ending in two days: APIKeyExpiring fires at the first evaluation.
+	if code, _, errOut := run(t, env, "apikey", "create", "--name", "deploy-bot", "--scope", "read", "--expires-in", "2d"); code != 0 {
+		t.Fatalf("apikey create: %s", errOut)
+	}
+	srv := start(t, env, "serve")
+	type report struct {
+		Alerts *struct {
+			Reported    bool
+			EvaluatedAt *time.Time `json:"evaluated_at"`
+			Stale       bool
+			Firing      []struct{ Name, Severity string }
+		}
+		Errors map[string]string
+	}
+	var st report
+	var js string
+	waitFor(t, "a reported evaluation in /status.json", 20*time.Second, func() bool {
+		_, js = get(t, "http://"+srv.addr+"/status.json")
+		st = report{}
+		return json.Unmarshal([]byte(js), &st) == nil && st.Alerts != nil && st.Alerts.Reported
+	})
+	if st.Alerts.EvaluatedAt == nil || time.Since(*st.Alerts.EvaluatedAt) > time.Minute || st.Alerts.Stale || len(st.Errors) != 0 {
+		t.Fatalf("status.json alerts: %s", js)
+	}
+	// The key's alert fires, named without the key; nothing else does on a
+	// new database (BackupTooOld waits for it to be older than its maximum age).
+	if len(st.Alerts.Firing) != 1 || st.Alerts.Firing[0].Name != "APIKeyExpiring" || st.Alerts.Firing[0].Severity != "warning" {
+		t.Fatalf("firing: %s", js)
+	}
+	if strings.Contains(js, "deploy-bot") {
+		t.Fatalf("status.json says what the alert says: %s", js)
+	}
+}
+
 // A failing PostgreSQL backup names the missing tool, exits 1 and is
 // recorded for the status page and the alerts.
 func TestBackupCommandWithoutPgDump(t *testing.T) {

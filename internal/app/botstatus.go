@@ -115,6 +115,7 @@ type statusReport struct {
 	Queues     map[string]statusQueue `json:"queues"`
 	Outbox     *statusOutbox          `json:"outbox,omitempty"`
 	Backup     *statusBackup          `json:"backup,omitempty"`
+	Alerts     *statusAlerts          `json:"alerts,omitempty"`
 	Errors     map[string]string      `json:"errors,omitempty"` // parts that could not be read
 }
 
@@ -138,6 +139,22 @@ type statusBackup struct {
 	AgeSeconds    *float64   `json:"age_seconds"`
 	SizeBytes     int64      `json:"size_bytes"`
 	LastStatus    string     `json:"last_status"` // of the latest run: succeeded, failed, or "" when none
+}
+
+// statusAlerts is the built-in alerting's latest report, without what the
+// alerts say or where they are sent (summaries name API keys and backup
+// paths): which conditions fire, and whether the report is current.
+type statusAlerts struct {
+	Reported    bool           `json:"reported"` // false: no worker has evaluated yet
+	EvaluatedAt *time.Time     `json:"evaluated_at"`
+	Stale       bool           `json:"stale"` // the worker stopped evaluating
+	Firing      []statusFiring `json:"firing"`
+}
+
+type statusFiring struct {
+	Name     string    `json:"name"`
+	Severity string    `json:"severity"`
+	Since    time.Time `json:"since"`
 }
 
 type statusOutbox struct {
@@ -189,6 +206,18 @@ func (a *App) statusHandler() http.Handler {
 			if ok := st.LastSuccess; ok != nil {
 				at, age := ok.FinishedAt.UTC(), time.Since(ok.FinishedAt).Seconds()
 				out.Backup.LastSuccessAt, out.Backup.AgeSeconds, out.Backup.SizeBytes = &at, &age, ok.SizeBytes
+			}
+		}
+		if r, ok, err := (alerting.Reports{DB: a.db}).Latest(ctx); err != nil {
+			errs["alerts"] = a.scrub(err)
+		} else {
+			out.Alerts = &statusAlerts{Reported: ok, Firing: []statusFiring{}}
+			if ok {
+				at := r.EvaluatedAt.UTC()
+				out.Alerts.EvaluatedAt, out.Alerts.Stale = &at, r.Stale(time.Now())
+				for _, c := range r.Firing() {
+					out.Alerts.Firing = append(out.Alerts.Firing, statusFiring{Name: c.Name, Severity: c.Severity, Since: c.Since.UTC()})
+				}
 			}
 		}
 		if len(errs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
 	"github.com/smarterdev/smarterdev/internal/web"
 )
@@ -24,7 +25,8 @@ func (a *App) webHandler() http.Handler {
 		OperatorIDs: a.cfg.OperatorIDs, DevMode: a.cfg.DevMode, ListenAddr: a.cfg.HTTPAddr,
 		// The status page (/status): readiness, bot heartbeats, queues.
 		Health: a.health.Check, Heartbeats: a.heartbeatStore(), Bus: a.bus, Queues: watchedQueues,
-		BackupMaxAge: a.cfg.BackupMaxAge, // and the last backup (internal/backup)
+		BackupMaxAge: a.cfg.BackupMaxAge,         // and the last backup (internal/backup)
+		Alerts:       alerting.Reports{DB: a.db}, // and what the worker's built-in alerting says
 	})
 	if err != nil {
 		a.fail(fmt.Errorf("build the dashboard: %w", err))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus/redistest"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/logging"
@@ -265,6 +266,29 @@ func TestRedisOutageReadinessAndAlert(t *testing.T) {
 		})
 	})
 
+	// The status page's source says the same: the worker's published report
+	// has ReadinessFailing firing, and both receivers took their message.
+	reports := alerting.Reports{DB: a.db}
+	reported := func(want string) func() bool {
+		return func() bool {
+			r, ok, err := reports.Latest(ctx)
+			if err != nil || !ok || len(r.Receivers) != 2 {
+				return false
+			}
+			var firing []string
+			for _, c := range r.Firing() {
+				firing = append(firing, c.Name)
+			}
+			for _, rc := range r.Receivers {
+				if rc.LastError != "" {
+					return false
+				}
+			}
+			return strings.Join(firing, ",") == want
+		}
+	}
+	waitFor("a published report with ReadinessFailing firing", reported("ReadinessFailing"))
+
 	// The outage pages once: by now DeadLetters has been evaluated for longer
 	// than its For (every condition's is AlertFor here) without firing.
 	for _, al := range a.alerts.Firing() {
@@ -291,6 +315,7 @@ func TestRedisOutageReadinessAndAlert(t *testing.T) {
 		})
 	})
 	waitFor("no alert firing", func() bool { return len(a.alerts.Firing()) == 0 })
+	waitFor("a published report with nothing firing", reported(""))
 	// DeadLetters never fired, nor reached a receiver.
 	for l := range strings.Lines(logs.String()) {
 		if strings.Contains(l, `"alert firing"`) && strings.Contains(l, `"alert":"DeadLetters"`) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smarterdev/smarterdev/internal/alerting"
 	"github.com/smarterdev/smarterdev/internal/backup"
 	"github.com/smarterdev/smarterdev/internal/botstatus"
 	"github.com/smarterdev/smarterdev/internal/discordapi"
@@ -15,6 +16,47 @@ import (
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/store"
 )
+
+// AlertReports reads the built-in alerting's latest report (an
+// alerting.Reports).
+type AlertReports interface {
+	Latest(ctx context.Context) (alerting.Report, bool, error)
+}
+
+// statusAlerts is what the built-in alerting last said.
+type statusAlerts struct {
+	Report  *alerting.Report // nil: no worker has reported
+	Age     time.Duration    // since the report's evaluation
+	Stale   bool             // the worker stopped evaluating
+	Firing  []alerting.ConditionState
+	Pending []alerting.ConditionState
+	OK      int                      // conditions that hold
+	Failing []alerting.ReceiverState // receivers whose last delivery failed
+}
+
+func readAlerts(ctx context.Context, src AlertReports, now time.Time) (*statusAlerts, error) {
+	r, ok, err := src.Latest(ctx)
+	if err != nil || !ok {
+		return &statusAlerts{}, err
+	}
+	a := &statusAlerts{Report: &r, Age: now.Sub(r.EvaluatedAt).Round(time.Second), Stale: r.Stale(now)}
+	for _, c := range r.Conditions {
+		switch c.State {
+		case alerting.StateFiring:
+			a.Firing = append(a.Firing, c)
+		case alerting.StatePending:
+			a.Pending = append(a.Pending, c)
+		default:
+			a.OK++
+		}
+	}
+	for _, rc := range r.Receivers {
+		if rc.LastError != "" {
+			a.Failing = append(a.Failing, rc)
+		}
+	}
+	return a, nil
+}
 
 // HeartbeatReader reads the bot processes' heartbeats (a botstatus.Store).
 type HeartbeatReader interface {
@@ -53,7 +95,8 @@ type statusData struct {
 	Errors     map[string]string // parts that could not be read
 	CheckedAt  time.Time
 	Backup     *statusBackup
-	Operator   bool // operators see backup paths and errors
+	Alerts     *statusAlerts // nil: no reader wired
+	Operator   bool          // operators see backup paths and errors, and what alerts say
 }
 
 // statusBackup is the last backup (internal/backup).
@@ -215,6 +258,14 @@ func (h *Handler) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 		d.Errors["backups"] = "the backup history could not be read"
 	} else {
 		d.Backup = b
+	}
+	if h.d.Alerts != nil {
+		if a, err := readAlerts(ctx, h.d.Alerts, now); err != nil {
+			h.log.WarnContext(ctx, "status page: reading the alert report failed", "err", err)
+			d.Errors["alerts"] = "the built-in alerting's report could not be read"
+		} else {
+			d.Alerts = a
+		}
 	}
 	h.render(w, r, http.StatusOK, "status", &page{Title: "Status", Viewer: v, Data: d})
 }

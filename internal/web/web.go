@@ -45,6 +45,7 @@ type Deps struct {
 	// BackupMaxAge (SMARTERDEV_BACKUP_MAX_AGE) marks the last backup overdue
 	// on the status page; 0: never.
 	BackupMaxAge time.Duration
+	Alerts       AlertReports // the built-in alerting's latest report (internal/alerting)
 
 	OperatorIDs []int64 // may manage every guild
 	DevMode     bool    // SMARTERDEV_DEV_MODE

@@ -22,6 +22,12 @@ type Account struct {
 	UpdatedAt      time.Time
 }
 
+type AlertReport struct {
+	Instance  string
+	Payload   string
+	UpdatedAt time.Time
+}
+
 type ApiKey struct {
 	ID         int64
 	Prefix     string
