@@ -205,11 +205,16 @@ func TestStatusAlerts(t *testing.T) {
 	}
 	var st report
 	var js string
-	waitFor(t, "a reported evaluation in /status.json", 20*time.Second, func() bool {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		_, js = get(t, "http://"+srv.addr+"/status.json")
 		st = report{}
-		return json.Unmarshal([]byte(js), &st) == nil && st.Alerts != nil && st.Alerts.Reported
-	})
+		if json.Unmarshal([]byte(js), &st) == nil && st.Alerts != nil && st.Alerts.Reported {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reported evaluation in /status.json: %s", js)
+		}
+	}
 	if st.Alerts.EvaluatedAt == nil || time.Since(*st.Alerts.EvaluatedAt) > time.Minute || st.Alerts.Stale || len(st.Errors) != 0 {
 		t.Fatalf("status.json alerts: %s", js)
 	}
