@@ -270,14 +270,12 @@ func viewOf(k *Key) any {
 	return v
 }
 
-// record audits a change to a key bound to a guild, in the guild's log, in
-// the change's transaction: whoever creates, revokes or rotates it, from the
-// dashboard or the command line, leaves a trace. A key for every guild
-// belongs to no guild's log.
+// record audits a change to a key in the change's transaction: whoever
+// creates, revokes or rotates it, from the dashboard or the command line,
+// leaves a trace. A key bound to a guild goes to that guild's log; a key for
+// every guild to guild 0's, which the operators' keys page shows and no
+// guild's log does.
 func record(ctx context.Context, tx *store.Tx, actor int64, action string, guild int64, prefix string, before, after *Key) error {
-	if guild == 0 {
-		return nil
-	}
 	return audit.Record(ctx, tx, audit.Entry{GuildID: guild, ActorID: actor, Action: action, Target: "apikey:" + prefix},
 		viewOf(before), viewOf(after))
 }

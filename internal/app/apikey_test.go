@@ -67,7 +67,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	refusedWithin(t, srv.addr, rotated, "revoked key")
 
 	// A key bound to a guild is in that guild's audit log, as made from the
-	// command line (a key for every guild belongs to no guild's log).
+	// command line (a key for every guild goes to the operators' page, not a guild's log).
 	code, out, errOut = run(t, env, "apikey", "create", "--name", "ops", "--scope", "admin", "--guild", "1")
 	if code != 0 {
 		t.Fatalf("create for a guild: %d %s", code, errOut)

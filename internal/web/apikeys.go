@@ -3,16 +3,53 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/audit"
+	"github.com/smarterdev/smarterdev/internal/discordapi"
 )
+
+// keyPlace is where keys are managed: a guild's API keys page (the keys
+// bound to it), or the operators' page of keys that work in every guild
+// (guild 0).
+type keyPlace struct {
+	v     *viewer
+	g     *guildCtx // nil on the operators' page
+	guild int64     // 0: keys for every guild
+}
+
+func guildKeys(g *guildCtx) keyPlace  { return keyPlace{v: g.viewer, g: g, guild: g.ID} }
+func platformKeys(v *viewer) keyPlace { return keyPlace{v: v} }
+
+// path is the page's address, with rest appended.
+func (p keyPlace) path(rest string) string {
+	if p.g == nil {
+		return "/apikeys" + rest
+	}
+	return guildPath(p.g, "/apikeys"+rest)
+}
+
+// keyHistory is one change to a key for every guild, on the operators' page.
+type keyHistory struct {
+	At      time.Time
+	Title   string // "API key created"
+	Prefix  string
+	Name    string
+	By      string // who: a person's name, "an operator on the command line", "the system"
+	Changes []change
+}
 
 type keysData struct {
 	Keys     []apikeys.Key
-	Global   []apikeys.Key // working keys for every guild: listed, not managed, here
+	Global   []apikeys.Key // on a guild's page, working keys for every guild: listed, not managed, there
+	Platform bool          // the operators' page of keys for every guild
+	Base     string        // the page's path
+	Audit    string        // a guild's audit log, where "Changes" links; "" on the operators' page
+	History  []keyHistory  // the operators' page: the latest changes to keys for every guild
 	Now      time.Time     // which keys have expired
 	Form     *form
 	NewToken string // shown once, right after create or rotate
@@ -20,11 +57,46 @@ type keysData struct {
 	Confirm  string // "revoke" or "rotate": the confirmation page's action
 }
 
+// operator wraps a page for the installation's operators only
+// (SMARTERDEV_OPERATOR_IDS); signedIn has checked CSRF on writes.
+func (h *Handler) operator(next func(w http.ResponseWriter, r *http.Request, v *viewer)) http.HandlerFunc {
+	return h.signedIn(func(w http.ResponseWriter, r *http.Request, v *viewer) {
+		if !v.Operator {
+			h.log.InfoContext(r.Context(), "operator page refused", "user_id", v.UserID, "path", r.URL.Path)
+			h.errorPage(w, r, http.StatusForbidden, "This page is for the operators of this installation (SMARTERDEV_OPERATOR_IDS).")
+			return
+		}
+		next(w, r, v)
+	})
+}
+
+// onGuild and onPlatform adapt a keys handler to a guild's page and to the
+// operators' page.
+func (h *Handler) onGuild(fn func(http.ResponseWriter, *http.Request, keyPlace)) http.HandlerFunc {
+	return h.guild(func(w http.ResponseWriter, r *http.Request, g *guildCtx) { fn(w, r, guildKeys(g)) })
+}
+
+func (h *Handler) onPlatform(fn func(http.ResponseWriter, *http.Request, keyPlace)) http.HandlerFunc {
+	return h.operator(func(w http.ResponseWriter, r *http.Request, v *viewer) { fn(w, r, platformKeys(v)) })
+}
+
+func (h *Handler) renderPlace(w http.ResponseWriter, r *http.Request, p keyPlace, status int, name, title string, d keysData) {
+	d.Platform, d.Base = p.g == nil, p.path("")
+	if p.g != nil {
+		d.Audit = guildPath(p.g, "/audit")
+	}
+	pg := &page{Title: title, Viewer: p.v, Data: d}
+	if p.g != nil {
+		pg.Guild, pg.Nav = p.g, "apikeys"
+	}
+	h.render(w, r, status, name, pg)
+}
+
 // keyConfirm asks before a revoke or a rotation: either one stops the key
 // at once, and every client using it with it.
-func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-	return func(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-		k, ok := h.guildKey(w, r, g)
+func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.Request, p keyPlace) {
+	return func(w http.ResponseWriter, r *http.Request, p keyPlace) {
+		k, ok := h.placeKey(w, r, p)
 		if !ok {
 			return
 		}
@@ -36,21 +108,14 @@ func (h *Handler) keyConfirm(action string) func(w http.ResponseWriter, r *http.
 		if action == "rotate" {
 			title = "Rotate key " + k.Prefix + "?"
 		}
-		h.render(w, r, http.StatusOK, "apikey_confirm", &page{Title: title, Nav: "apikeys", Guild: g, Data: keysData{NewKey: &k, Confirm: action}})
+		h.renderPlace(w, r, p, http.StatusOK, "apikey_confirm", title, keysData{NewKey: &k, Confirm: action})
 	}
 }
 
-// guildKeys are the keys bound to this guild: the ones its admins may
-// rotate and revoke.
-func (h *Handler) guildKeys(ctx context.Context, guild int64) ([]apikeys.Key, error) {
-	own, _, err := h.keysFor(ctx, guild)
-	return own, err
-}
-
-// keysFor splits the keys of a guild: its own, which its admins manage, and
-// the working ones for every guild, which only the operator can revoke but
-// which the guild's admins should see.
-func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apikeys.Key, err error) {
+// keysFor splits the keys for a place: its own, which it manages, and on a
+// guild's page the working ones for every guild, which only operators
+// manage but which the guild's admins should see.
+func (h *Handler) keysFor(ctx context.Context, p keyPlace) (own, global []apikeys.Key, err error) {
 	all, err := h.d.APIKeys.List(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -58,7 +123,7 @@ func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apike
 	now := h.now()
 	for _, k := range all {
 		switch {
-		case k.GuildID == guild:
+		case k.GuildID == p.guild:
 			own = append(own, k)
 		case k.GuildID == 0 && !k.Revoked() && !k.Expired(now):
 			global = append(global, k)
@@ -67,27 +132,87 @@ func (h *Handler) keysFor(ctx context.Context, guild int64) (own, global []apike
 	return own, global, nil
 }
 
-func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, g *guildCtx, status int, d keysData) {
-	own, global, err := h.keysFor(r.Context(), g.ID)
+func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, p keyPlace, status int, d keysData) {
+	ctx := r.Context()
+	own, global, err := h.keysFor(ctx, p)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	d.Keys, d.Global, d.Now = own, global, h.now()
+	if p.g == nil {
+		if d.History, err = h.keyHistory(ctx, own); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	if d.Form == nil {
 		d.Form = newForm(map[string][]string{"scope": {"read"}})
 	}
 	if d.NewToken != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	h.render(w, r, status, "apikeys", &page{Title: "API keys", Nav: "apikeys", Guild: g, Data: d})
+	title := "API keys"
+	if p.g == nil {
+		title = "API keys for every guild"
+	}
+	h.renderPlace(w, r, p, status, "apikeys", title, d)
 }
 
-func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-	h.renderKeys(w, r, g, http.StatusOK, keysData{})
+// keyHistoryLen is how many changes the operators' page shows.
+const keyHistoryLen = 20
+
+// keyHistory is the latest changes to keys for every guild, which the
+// audit log keeps under guild 0 (no guild's log shows them).
+func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]keyHistory, error) {
+	entries, err := audit.List(ctx, h.d.DB, 0, 0, keyHistoryLen, audit.Filter{Area: "apikeys"})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, k := range keys {
+		names[k.Prefix] = k.Name
+	}
+	var people []int64
+	for _, e := range entries {
+		if e.ActorID > 0 {
+			people = append(people, e.ActorID)
+		}
+	}
+	profiles := h.dir.Members(ctx, 0, people)
+	v := valueNames{roles: map[string]string{}, channels: map[string]string{}} // a key's fields name no role or channel
+	out := make([]keyHistory, 0, len(entries))
+	for _, e := range entries {
+		prefix := strings.TrimPrefix(e.Target, "apikey:")
+		row := keyHistory{At: e.At, Title: auditTitle(e.Action), Prefix: prefix, Name: names[prefix], Changes: v.diff(e.Before, e.After)}
+		switch {
+		case e.FromCommandLine():
+			row.By = "an operator on the command line"
+		case e.ActorID > 0:
+			row.By = personName(profiles[e.ActorID], e.ActorID)
+		default:
+			row.By = "the system"
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
-func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
+func personName(p discordapi.Profile, id int64) string {
+	switch {
+	case p.Known && p.Username != "" && p.Username != p.Name:
+		return p.Name + " (@" + p.Username + ")"
+	case p.Known:
+		return p.Name
+	}
+	return "user " + strconv.FormatInt(id, 10)
+}
+
+func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, p keyPlace) {
+	h.renderKeys(w, r, p, http.StatusOK, keysData{})
+}
+
+func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, p keyPlace) {
 	_ = r.ParseForm()
 	f := newForm(r.PostForm)
 	scope, err := apikeys.ParseScope(f.Get("scope"))
@@ -103,9 +228,9 @@ func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	}
 	ttl := time.Duration(days) * 24 * time.Hour
 	if !f.Has() {
-		k, token, err := h.d.APIKeys.Create(r.Context(), g.UserID, apikeys.Spec{Name: f.Get("name"), Scope: scope, GuildID: g.ID, TTL: ttl})
+		k, token, err := h.d.APIKeys.Create(r.Context(), p.v.UserID, apikeys.Spec{Name: f.Get("name"), Scope: scope, GuildID: p.guild, TTL: ttl})
 		if err == nil {
-			h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &k})
+			h.renderKeys(w, r, p, http.StatusOK, keysData{NewToken: token, NewKey: &k})
 			return
 		}
 		if !f.domain(err, nil) {
@@ -113,12 +238,12 @@ func (h *Handler) keyCreate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 			return
 		}
 	}
-	h.renderKeys(w, r, g, http.StatusUnprocessableEntity, keysData{Form: f})
+	h.renderKeys(w, r, p, http.StatusUnprocessableEntity, keysData{Form: f})
 }
 
-// guildKey finds a key of this guild by the prefix in the path.
-func (h *Handler) guildKey(w http.ResponseWriter, r *http.Request, g *guildCtx) (apikeys.Key, bool) {
-	keys, err := h.guildKeys(r.Context(), g.ID)
+// placeKey finds a key of this place by the prefix in the path.
+func (h *Handler) placeKey(w http.ResponseWriter, r *http.Request, p keyPlace) (apikeys.Key, bool) {
+	keys, _, err := h.keysFor(r.Context(), p)
 	if err != nil {
 		h.fail(w, r, err)
 		return apikeys.Key{}, false
@@ -128,34 +253,38 @@ func (h *Handler) guildKey(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 			return k, true
 		}
 	}
-	h.errorPage(w, r, http.StatusNotFound, "This guild has no API key with that prefix.")
+	if p.g == nil {
+		h.errorPage(w, r, http.StatusNotFound, "There is no key for every guild with that prefix. A guild's own keys are on that guild's API keys page.")
+	} else {
+		h.errorPage(w, r, http.StatusNotFound, "This guild has no API key with that prefix.")
+	}
 	return apikeys.Key{}, false
 }
 
-func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-	k, ok := h.guildKey(w, r, g)
+func (h *Handler) keyRevoke(w http.ResponseWriter, r *http.Request, p keyPlace) {
+	k, ok := h.placeKey(w, r, p)
 	if !ok {
 		return
 	}
-	_, err := h.d.APIKeys.Revoke(r.Context(), g.UserID, k.Prefix)
+	_, err := h.d.APIKeys.Revoke(r.Context(), p.v.UserID, k.Prefix)
 	if apperr.Is(err, apperr.Conflict) {
 		h.flash(w, r, "Key "+k.Prefix+" was already revoked.")
-		http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
+		http.Redirect(w, r, p.path(""), http.StatusSeeOther)
 		return
 	} else if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.flash(w, r, "Key "+k.Prefix+" revoked: requests with it now get 401.")
-	http.Redirect(w, r, guildPath(g, "/apikeys"), http.StatusSeeOther)
+	http.Redirect(w, r, p.path(""), http.StatusSeeOther)
 }
 
-func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, g *guildCtx) {
-	k, ok := h.guildKey(w, r, g)
+func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, p keyPlace) {
+	k, ok := h.placeKey(w, r, p)
 	if !ok {
 		return
 	}
-	nk, token, err := h.d.APIKeys.Rotate(r.Context(), g.UserID, k.Prefix)
+	nk, token, err := h.d.APIKeys.Rotate(r.Context(), p.v.UserID, k.Prefix)
 	if err != nil {
 		if apperr.CodeOf(err) != apperr.Internal {
 			h.errorPage(w, r, http.StatusConflict, err.Error())
@@ -164,5 +293,5 @@ func (h *Handler) keyRotate(w http.ResponseWriter, r *http.Request, g *guildCtx)
 		h.fail(w, r, err)
 		return
 	}
-	h.renderKeys(w, r, g, http.StatusOK, keysData{NewToken: token, NewKey: &nk})
+	h.renderKeys(w, r, p, http.StatusOK, keysData{NewToken: token, NewKey: &nk})
 }
