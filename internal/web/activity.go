@@ -143,7 +143,11 @@ func (h *Handler) activity(w http.ResponseWriter, r *http.Request, g *guildCtx) 
 		if line {
 			cv.SVG = lineChart(title, pts)
 		} else {
-			cv.SVG = barChart(title, pts)
+			empty := noDataYet
+			if id == "squads" { // squads exist (the chart is drawn only then), none has members
+				empty = "No members in squads yet"
+			}
+			cv.SVG = barChart(title, empty, pts)
 		}
 		d.Charts = append(d.Charts, cv)
 	}

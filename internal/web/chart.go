@@ -75,12 +75,15 @@ func shortNum(v int64) string {
 	return formatNum(v)
 }
 
-// noData says so on a chart with nothing above zero, where a flat line or no
-// bars would look like a chart that failed to draw. It sits between two
+// noDataYet is what an empty chart says unless it knows better.
+const noDataYet = "No data yet"
+
+// noData says text on a chart with nothing above zero, where a flat line or
+// no bars would look like a chart that failed to draw. It sits between two
 // gridlines.
-func noData(b *strings.Builder) {
-	fmt.Fprintf(b, `<text class="empty" x="%d" y="%d" text-anchor="middle">No data yet</text>`,
-		padLeft+(chartW-padLeft-padRight)/2, padTop+(chartH-padTop-padBottom)*3/8+6)
+func noData(b *strings.Builder, text string) {
+	fmt.Fprintf(b, `<text class="empty" x="%d" y="%d" text-anchor="middle">%s</text>`,
+		padLeft+(chartW-padLeft-padRight)/2, padTop+(chartH-padTop-padBottom)*3/8+6, html.EscapeString(text))
 }
 
 func open(b *strings.Builder, title string) {
@@ -88,8 +91,9 @@ func open(b *strings.Builder, title string) {
 		chartW, chartH, html.EscapeString(title), html.EscapeString(title))
 }
 
-// barChart draws one bar per point.
-func barChart(title string, pts []point) template.HTML {
+// barChart draws one bar per point; empty is what it says when every
+// point is zero.
+func barChart(title, empty string, pts []point) template.HTML {
 	var b strings.Builder
 	open(&b, title)
 	var top int64
@@ -100,7 +104,7 @@ func barChart(title string, pts []point) template.HTML {
 	top = niceMax(top)
 	axes(&b, top)
 	if none {
-		noData(&b)
+		noData(&b, empty)
 	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)
@@ -130,7 +134,7 @@ func lineChart(title string, pts []point) template.HTML {
 	top = niceMax(top)
 	axes(&b, top)
 	if none {
-		noData(&b)
+		noData(&b, noDataYet)
 	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)
@@ -179,7 +183,7 @@ func stackedBarChart(title string, labels []string, names []string, series [][]i
 	top = niceMax(top)
 	axes(&b, top)
 	if none {
-		noData(&b)
+		noData(&b, noDataYet)
 	}
 	plotW := float64(chartW - padLeft - padRight)
 	plotH := float64(chartH - padTop - padBottom)

@@ -24,7 +24,7 @@ func TestChartsSayWhenThereIsNoData(t *testing.T) {
 	zero := []point{{"Mon", 0}, {"Tue", 0}}
 	some := []point{{"Mon", 0}, {"Tue", 3}}
 	for name, c := range map[string]func([]point) string{
-		"bar":  func(p []point) string { return string(barChart("t", p)) },
+		"bar":  func(p []point) string { return string(barChart("t", noDataYet, p)) },
 		"line": func(p []point) string { return string(lineChart("t", p)) },
 		"stacked": func(p []point) string {
 			return string(stackedBarChart("t", []string{"a", "b"}, []string{"x"}, [][]int64{{p[0].Value, p[1].Value}}))
