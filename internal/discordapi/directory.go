@@ -98,9 +98,27 @@ func (d *Directory) Member(ctx context.Context, guild, user int64) Profile {
 				p.Name = *m.Nick
 			}
 		} else if IsNotFound(err) {
-			if u, err := d.c.GetUser(ctx, user); err == nil {
-				p.Name, p.Username, p.AvatarURL, p.Known = u.Name(), u.Username, u.AvatarURL(), true
+			if u := d.User(ctx, user); u.Known {
+				p = u
 			}
+		}
+	}
+	d.put(key, p, p.Known)
+	return p
+}
+
+// User returns a Discord user's name and avatar, for someone who acted
+// outside any guild (an operator managing keys for every guild), or a
+// member who left.
+func (d *Directory) User(ctx context.Context, user int64) Profile {
+	key := "u:" + strconv.FormatInt(user, 10)
+	if v, ok := d.cached(key); ok {
+		return v.(Profile)
+	}
+	p := Profile{ID: user, Name: strconv.FormatInt(user, 10)}
+	if d.c.HasBot() && user > 0 {
+		if u, err := d.c.GetUser(ctx, user); err == nil {
+			p.Name, p.Username, p.AvatarURL, p.Known = u.Name(), u.Username, u.AvatarURL(), true
 		}
 	}
 	d.put(key, p, p.Known)
@@ -109,6 +127,16 @@ func (d *Directory) Member(ctx context.Context, guild, user int64) Profile {
 
 // Members looks up several members at once, a few at a time.
 func (d *Directory) Members(ctx context.Context, guild int64, users []int64) map[int64]Profile {
+	return d.each(users, func(u int64) Profile { return d.Member(ctx, guild, u) })
+}
+
+// Users is User for several people at once.
+func (d *Directory) Users(ctx context.Context, users []int64) map[int64]Profile {
+	return d.each(users, func(u int64) Profile { return d.User(ctx, u) })
+}
+
+// each looks up every distinct user, a few at a time.
+func (d *Directory) each(users []int64, lookup func(int64) Profile) map[int64]Profile {
 	out := make(map[int64]Profile, len(users))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -124,7 +152,7 @@ func (d *Directory) Members(ctx context.Context, guild int64, users []int64) map
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p := d.Member(ctx, guild, u)
+			p := lookup(u)
 			mu.Lock()
 			out[u] = p
 			mu.Unlock()

@@ -3,14 +3,12 @@ package web
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/apikeys"
 	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/audit"
-	"github.com/smarterdev/smarterdev/internal/discordapi"
 )
 
 // keyPlace is where keys are managed: a guild's API keys page (the keys
@@ -33,23 +31,13 @@ func (p keyPlace) path(rest string) string {
 	return guildPath(p.g, "/apikeys"+rest)
 }
 
-// keyHistory is one change to a key for every guild, on the operators' page.
-type keyHistory struct {
-	At      time.Time
-	Title   string // "API key created"
-	Prefix  string
-	Name    string
-	By      string // who: a person's name, "an operator on the command line", "the system"
-	Changes []change
-}
-
 type keysData struct {
 	Keys     []apikeys.Key
 	Global   []apikeys.Key // on a guild's page, working keys for every guild: listed, not managed, there
 	Platform bool          // the operators' page of keys for every guild
 	Base     string        // the page's path
 	Audit    string        // a guild's audit log, where "Changes" links; "" on the operators' page
-	History  []keyHistory  // the operators' page: the latest changes to keys for every guild
+	History  []auditRow    // the operators' page: the latest changes to keys for every guild
 	Now      time.Time     // which keys have expired
 	Form     *form
 	NewToken string // shown once, right after create or rotate
@@ -163,8 +151,9 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, p keyPlace,
 const keyHistoryLen = 20
 
 // keyHistory is the latest changes to keys for every guild, which the
-// audit log keeps under guild 0 (no guild's log shows them).
-func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]keyHistory, error) {
+// audit log keeps under guild 0 (no guild's log shows them): the audit
+// page's rows, the key as their subject, people by their Discord user.
+func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]auditRow, error) {
 	entries, err := audit.List(ctx, h.d.DB, 0, 0, keyHistoryLen, audit.Filter{Area: "apikeys"})
 	if err != nil {
 		return nil, err
@@ -179,33 +168,16 @@ func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]keyHist
 			people = append(people, e.ActorID)
 		}
 	}
-	profiles := h.dir.Members(ctx, 0, people)
-	v := valueNames{roles: map[string]string{}, channels: map[string]string{}} // a key's fields name no role or channel
-	out := make([]keyHistory, 0, len(entries))
+	profiles := h.dir.Users(ctx, people)
+	out := make([]auditRow, 0, len(entries))
 	for _, e := range entries {
 		prefix := strings.TrimPrefix(e.Target, "apikey:")
-		row := keyHistory{At: e.At, Title: auditTitle(e.Action), Prefix: prefix, Name: names[prefix], Changes: v.diff(e.Before, e.After)}
-		switch {
-		case e.FromCommandLine():
-			row.By = "an operator on the command line"
-		case e.ActorID > 0:
-			row.By = personName(profiles[e.ActorID], e.ActorID)
-		default:
-			row.By = "the system"
-		}
-		out = append(out, row)
+		out = append(out, auditRow{ID: e.ID, At: e.At, Actor: profiles[e.ActorID], ActorID: e.ActorID, Action: e.Action,
+			Title: auditTitle(e.Action), Subject: prefix, KeyName: names[prefix], CLI: e.FromCommandLine(),
+			System:  e.ActorID == 0 && e.Source() == "",
+			Changes: valueNames{}.diff(e.Before, e.After)}) // a key's fields name no role or channel
 	}
 	return out, nil
-}
-
-func personName(p discordapi.Profile, id int64) string {
-	switch {
-	case p.Known && p.Username != "" && p.Username != p.Name:
-		return p.Name + " (@" + p.Username + ")"
-	case p.Known:
-		return p.Name
-	}
-	return "user " + strconv.FormatInt(id, 10)
 }
 
 func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, p keyPlace) {

@@ -36,8 +36,11 @@ type statusAlerts struct {
 
 func readAlerts(ctx context.Context, src AlertReports, now time.Time) (*statusAlerts, error) {
 	r, ok, err := src.Latest(ctx)
-	if err != nil || !ok {
-		return &statusAlerts{}, err
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &statusAlerts{}, nil
 	}
 	a := &statusAlerts{Report: &r, Age: now.Sub(r.EvaluatedAt).Round(time.Second), Stale: r.Stale(now)}
 	for _, c := range r.Conditions {
