@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,11 @@ type keysData struct {
 	Base     string        // the page's path
 	Audit    string        // a guild's audit log, where "Changes" links; "" on the operators' page
 	History  []auditRow    // the operators' page: the latest changes to keys for every guild
-	Now      time.Time     // which keys have expired
+	// The history's pager: older changes ("" on the last page) and whether
+	// this page is an older one, which links back to the newest.
+	Older    string
+	Paged    bool
+	Now      time.Time // which keys have expired
 	Form     *form
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
@@ -129,9 +134,15 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, p keyPlace,
 	}
 	d.Keys, d.Global, d.Now = own, global, h.now()
 	if p.g == nil {
-		if d.History, err = h.keyHistory(ctx, own); err != nil {
+		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		var next int64
+		if d.History, next, err = h.keyHistory(ctx, own, before); err != nil {
 			h.fail(w, r, err)
 			return
+		}
+		d.Paged = before > 0
+		if next > 0 {
+			d.Older = p.path("?before=" + strconv.FormatInt(next, 10) + "#key-history")
 		}
 	}
 	if d.Form == nil {
@@ -147,16 +158,22 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, p keyPlace,
 	h.renderPlace(w, r, p, status, "apikeys", title, d)
 }
 
-// keyHistoryLen is how many changes the operators' page shows.
+// keyHistoryLen is how many changes a page of the operators' history shows.
 const keyHistoryLen = 20
 
-// keyHistory is the latest changes to keys for every guild, which the
-// audit log keeps under guild 0 (no guild's log shows them): the audit
-// page's rows, the key as their subject, people by their Discord user.
-func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]auditRow, error) {
-	entries, err := audit.List(ctx, h.d.DB, 0, 0, keyHistoryLen, audit.Filter{Area: "apikeys"})
+// keyHistory is a page of the changes to keys for every guild, older than
+// the entry before (0: the newest), which the audit log keeps under guild 0
+// (no guild's log shows them): the audit page's rows, the key as their
+// subject, people by their Discord user. next is the cursor of the page
+// after it, 0 on the last.
+func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key, before int64) (rows []auditRow, next int64, err error) {
+	entries, err := audit.List(ctx, h.d.DB, 0, before, keyHistoryLen+1, audit.Filter{Area: "apikeys"})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if len(entries) > keyHistoryLen {
+		entries = entries[:keyHistoryLen]
+		next = entries[len(entries)-1].ID
 	}
 	names := map[string]string{}
 	for _, k := range keys {
@@ -177,7 +194,7 @@ func (h *Handler) keyHistory(ctx context.Context, keys []apikeys.Key) ([]auditRo
 			System:  e.ActorID == 0 && e.Source() == "",
 			Changes: valueNames{}.diff(e.Before, e.After)}) // a key's fields name no role or channel
 	}
-	return out, nil
+	return out, next, nil
 }
 
 func (h *Handler) keyList(w http.ResponseWriter, r *http.Request, p keyPlace) {

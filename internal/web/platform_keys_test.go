@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,6 +157,70 @@ func TestPlatformKeys(t *testing.T) {
 		}
 		if ks, _ := keys.List(ctx); slices.ContainsFunc(ks, func(k apikeys.Key) bool { return k.Name == "sneaky" }) {
 			t.Error("a guild manager created a key for every guild")
+		}
+	})
+}
+
+// TestPlatformKeyHistoryPages: the operators' history of keys for every
+// guild pages through all of it, 20 changes at a time, newest first, not
+// only the latest 20.
+func TestPlatformKeyHistoryPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := audit.ViaCommandLine(context.Background())
+		probe := newRig(t, db, rigOpts{})
+		r := newRig(t, db, rigOpts{operators: []int64{int64(probe.demo.AdminID)}})
+		op := r.signIn(r.demo.AdminID)
+		keys := apikeys.NewService(db, nil)
+		var prefixes []string // oldest first
+		for i := range 25 {
+			k, _, err := keys.Create(ctx, 0, apikeys.Spec{Name: "job-" + strconv.Itoa(i), Scope: apikeys.Read})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefixes = append(prefixes, k.Prefix)
+		}
+		entries := func(body string) []string {
+			i := strings.Index(body, `id="key-history"`)
+			if i < 0 {
+				t.Fatalf("no history:\n%s", body)
+			}
+			var got []string
+			for _, m := range regexp.MustCompile(`<strong class="action">API key created</strong>: <code>([0-9a-f]+)</code>`).FindAllStringSubmatch(body[i:], -1) {
+				got = append(got, m[1])
+			}
+			return got
+		}
+		older := regexp.MustCompile(`<a href="(/apikeys\?before=\d+)#key-history" rel="next">Older changes</a>`)
+
+		first := op.get("/apikeys")
+		got := entries(first.body)
+		want := slices.Clone(prefixes[5:])
+		slices.Reverse(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("first page: %v, want the 20 newest %v", got, want)
+		}
+		next := older.FindStringSubmatch(first.body)
+		if next == nil || strings.Contains(first.body, ">Newest</a>") {
+			t.Fatalf("first page's pager:\n%s", first.body)
+		}
+		second := op.get(next[1])
+		got = entries(second.body)
+		want = slices.Clone(prefixes[:5])
+		slices.Reverse(want)
+		if second.StatusCode != 200 || !slices.Equal(got, want) {
+			t.Fatalf("second page: %d %v, want %v", second.StatusCode, got, want)
+		}
+		if older.MatchString(second.body) || !strings.Contains(second.body, `<a href="/apikeys#key-history">Newest</a>`) ||
+			!strings.Contains(second.body, "Older changes</h2>") {
+			t.Fatalf("last page's pager:\n%s", second.body)
+		}
+		// A cursor past the oldest change: nothing older, a way back.
+		if res := op.get("/apikeys?before=1"); !strings.Contains(res.body, "No older changes.") {
+			t.Fatalf("past the end:\n%s", res.body)
+		}
+		// A malformed cursor is the newest page, as on the audit log.
+		if res := op.get("/apikeys?before=junk"); res.StatusCode != 200 || !slices.Equal(entries(res.body), entries(first.body)) {
+			t.Fatalf("malformed cursor: %d", res.StatusCode)
 		}
 	})
 }
