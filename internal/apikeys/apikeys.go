@@ -82,6 +82,19 @@ func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() }
 // Expired reports whether the key's time was up at now.
 func (k Key) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
 
+// ExpiryWarning is how long before a key's lifetime ends it counts as
+// expiring: a week to rotate it and deploy the new one. The APIKeyExpiring
+// alert and the dashboard's key tables both use it.
+const ExpiryWarning = 7 * 24 * time.Hour
+
+// ExpiresSoon says the key still works at now but stops within
+// ExpiryWarning.
+func (k Key) ExpiresSoon(now time.Time) bool { return k.expiresWithin(now, ExpiryWarning) }
+
+func (k Key) expiresWithin(now time.Time, d time.Duration) bool {
+	return !k.Revoked() && !k.ExpiresAt.IsZero() && !k.Expired(now) && k.ExpiresAt.Before(now.Add(d))
+}
+
 // Spec is a key to issue.
 type Spec struct {
 	Name    string
@@ -333,7 +346,7 @@ func (s *Service) Expiring(ctx context.Context, now time.Time, d time.Duration) 
 	}
 	var out []Key
 	for _, k := range all {
-		if !k.Revoked() && !k.ExpiresAt.IsZero() && !k.Expired(now) && k.ExpiresAt.Before(now.Add(d)) {
+		if k.expiresWithin(now, d) {
 			out = append(out, k)
 		}
 	}

@@ -182,3 +182,27 @@ func TestKeyExpiry(t *testing.T) {
 		}
 	})
 }
+
+// TestExpiresSoon: a key counts as expiring from a week before its end
+// until its end, and never once revoked or without a lifetime.
+func TestExpiresSoon(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) apikeys.Key { return apikeys.Key{ExpiresAt: now.Add(d)} }
+	for _, c := range []struct {
+		name string
+		k    apikeys.Key
+		want bool
+	}{
+		{"no lifetime", apikeys.Key{}, false},
+		{"in 3 days", at(3 * 24 * time.Hour), true},
+		{"just inside the week", at(apikeys.ExpiryWarning - time.Second), true},
+		{"a week away", at(apikeys.ExpiryWarning), false},
+		{"in 30 days", at(30 * 24 * time.Hour), false},
+		{"now: already expired", at(0), false},
+		{"revoked", apikeys.Key{ExpiresAt: now.Add(time.Hour), RevokedAt: now.Add(-time.Hour)}, false},
+	} {
+		if got := c.k.ExpiresSoon(now); got != c.want {
+			t.Errorf("%s: ExpiresSoon = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

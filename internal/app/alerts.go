@@ -77,16 +77,12 @@ func (a *App) wireAlerts(s *Services) {
 	a.Go("alerting", a.alerts.Run)
 }
 
-// keyExpiryWarning is how long before a key's lifetime ends APIKeyExpiring
-// fires: a week to rotate it and deploy the new one.
-const keyExpiryWarning = 7 * 24 * time.Hour
-
 // keysExpiringCheck is the APIKeyExpiring condition: working keys whose
-// lifetime ends within keyExpiryWarning, named so the operator knows which
+// lifetime ends within apikeys.ExpiryWarning, named so the operator knows which
 // integrations to renew.
 func keysExpiringCheck(svc *apikeys.Service, now func() time.Time) alerting.Check {
 	return func(ctx context.Context) (string, error) {
-		keys, err := svc.Expiring(ctx, now(), keyExpiryWarning)
+		keys, err := svc.Expiring(ctx, now(), apikeys.ExpiryWarning)
 		if err != nil || len(keys) == 0 {
 			return "", err
 		}
@@ -108,7 +104,7 @@ func expiringText(keys []apikeys.Key) string {
 		what = fmt.Sprintf("%d API keys expire", len(keys))
 	}
 	return fmt.Sprintf("%s within %d days: %s; rotate (smarterdev apikey rotate PREFIX, or the dashboard's API keys page) and deploy the new key",
-		what, int(keyExpiryWarning.Hours()/24), strings.Join(names, ", "))
+		what, int(apikeys.ExpiryWarning.Hours()/24), strings.Join(names, ", "))
 }
 
 // deadLettersCheck is the DeadLetters condition: jobs dead-lettered on a

@@ -75,7 +75,18 @@ func apikeyCommand(e env) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Scope, guildText(k.GuildID),
 						timeText(k.CreatedAt), timeText(k.LastUsedAt), timeText(k.ExpiresAt), timeText(k.RevokedAt))
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				// On stderr, so that scripts reading the table see the same columns.
+				now := time.Now()
+				for _, k := range ks {
+					if k.ExpiresSoon(now) {
+						fmt.Fprintf(e.stderr, "warning: API key %s (%q) stops working on %s; rotate it (smarterdev apikey rotate %s) and deploy the new key\n",
+							k.Prefix, k.Name, k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), k.Prefix)
+					}
+				}
+				return nil
 			})
 		},
 	}

@@ -101,8 +101,16 @@ func TestAPIKeyCommands(t *testing.T) {
 			t.Errorf("--expires-in %s: %d %s", bad, code, errOut)
 		}
 	}
-	if code, out, _ = run(t, env, "apikey", "list"); code != 0 || !strings.Contains(out, "EXPIRES") {
-		t.Errorf("list: %d, no expiry column: %s", code, out)
+	if code, out, errOut = run(t, env, "apikey", "list"); code != 0 || !strings.Contains(out, "EXPIRES") || strings.Contains(errOut, "warning") {
+		t.Errorf("list: %d, no expiry column, or a warning for a key a month from its end: %s %s", code, out, errOut)
+	}
+	// A key in its last week is named on stderr, the table unchanged.
+	if code, _, errOut = run(t, env, "apikey", "create", "--name", "nightly", "--scope", "read", "--expires-in", "3d"); code != 0 {
+		t.Fatalf("create: %d %s", code, errOut)
+	}
+	if code, out, errOut = run(t, env, "apikey", "list"); code != 0 || !strings.Contains(errOut, `("nightly") stops working on `) ||
+		strings.Contains(errOut, `"tmp"`) || strings.Contains(out, "warning") {
+		t.Errorf("list with a key in its last week: %d\n%s\n%s", code, out, errOut)
 	}
 	if code, _, errOut = run(t, env, "apikey", "create", "--name", "x", "--scope", "root"); code != ExitUsage || !strings.Contains(errOut, "scope") {
 		t.Fatalf("bad scope: %d %s", code, errOut)

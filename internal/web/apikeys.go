@@ -44,6 +44,7 @@ type keysData struct {
 	Older    string
 	Paged    bool
 	Now      time.Time // which keys have expired
+	Expiring int       // the page's own keys that stop working within apikeys.ExpiryWarning
 	Form     *form
 	NewToken string // shown once, right after create or rotate
 	NewKey   *apikeys.Key
@@ -133,6 +134,11 @@ func (h *Handler) renderKeys(w http.ResponseWriter, r *http.Request, p keyPlace,
 		return
 	}
 	d.Keys, d.Global, d.Now = own, global, h.now()
+	for _, k := range own {
+		if k.ExpiresSoon(d.Now) {
+			d.Expiring++
+		}
+	}
 	if p.g == nil {
 		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 		var next int64

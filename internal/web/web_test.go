@@ -305,6 +305,41 @@ func TestDashboard(t *testing.T) {
 			if row = row[:strings.Index(row, "</tr>")]; !strings.Contains(row, "expired ") {
 				t.Errorf("an expired key is not shown expired: %s", row)
 			}
+
+			// A key in its last week is flagged, with what to do, as the
+			// APIKeyExpiring alert would; one a month away is not. So is a
+			// key for every guild in its last week, in its own table.
+			soon, _, err := keys.Create(context.Background(), 0, apikeys.Spec{Name: "nightly-export", Scope: apikeys.Read, GuildID: r.guild, TTL: 3 * 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			soonGlobal, _, err := keys.Create(context.Background(), 0, apikeys.Spec{Name: "stats", Scope: apikeys.Read, TTL: 2 * 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyRow := func(body, prefix string) string {
+				row := body[strings.Index(body, "<code>"+prefix+"</code>"):]
+				return row[:strings.Index(row, "</tr>")]
+			}
+			list = admin.get(r.path("/apikeys"))
+			if !strings.Contains(list.body, `<p class="warning" role="status"><strong>1 key stops working within a week.</strong>`) {
+				t.Errorf("no warning for a key in its last week:\n%s", list.body)
+			}
+			deploy := strings.Index(list.body, "<td>deploy</td>")
+			for prefix, want := range map[string]bool{soon.Prefix: true, soonGlobal.Prefix: true, global.Prefix: false, old.Prefix: false} {
+				if got := strings.Contains(keyRow(list.body, prefix), "expires soon"); got != want {
+					t.Errorf("key %s: flagged %v, want %v", prefix, got, want)
+				}
+			}
+			if row := list.body[deploy:]; strings.Contains(row[:strings.Index(row, "</tr>")], "expires soon") {
+				t.Error("a key a month from its end is flagged")
+			}
+			if _, err := keys.Revoke(context.Background(), 0, soon.Prefix); err != nil {
+				t.Fatal(err)
+			}
+			if list = admin.get(r.path("/apikeys")); strings.Contains(list.body, `class="warning"`) || strings.Contains(keyRow(list.body, soon.Prefix), "expires soon") {
+				t.Error("a revoked key is still flagged as expiring")
+			}
 		})
 
 		t.Run("sign-out ends the session", func(t *testing.T) {
