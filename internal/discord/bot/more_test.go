@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"github.com/smarterdev/smarterdev/internal/discord/emulator"
 	"github.com/smarterdev/smarterdev/internal/economy"
 	"github.com/smarterdev/smarterdev/internal/metrics"
+	"github.com/smarterdev/smarterdev/internal/squads"
 )
 
 // giveRewards makes Reward: Helper due at 50 bytes received.
@@ -282,5 +284,59 @@ func TestRouteTemplate(t *testing.T) {
 		if got := bot.RouteTemplate(path); got != want && !strings.Contains(path, "?") {
 			t.Errorf("RouteTemplate(%s) = %s, want %s", path, got, want)
 		}
+	}
+}
+
+// TestLongListsFitDiscordsLimits: a hundred-member heap and thirty squads
+// are more than one embed holds (4,096 characters of description, 25
+// fields); the emulator refuses what Discord would, so these answers must be
+// laid out over several embeds, every entry shown.
+func TestLongListsFitDiscordsLimits(t *testing.T) {
+	e := newEmulator(t)
+	r := startRig(t, e, sqliteDB(t), memBus(t))
+	waitReady(t, e, 2, r.bot)
+	ctx := context.Background()
+	g := int64(r.d.GuildID)
+	gary := r.d.Members["gopher_gary"]
+	for i := range 100 {
+		id := int64(900000000000000000) + int64(i)
+		if _, err := r.econ.Adjust(ctx, g, economy.Member{ID: id, Name: "m" + strconv.Itoa(i)}, 0, int64(1_000_000+i), "seed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it := r.command(t, gary, "bytes heap", emulator.Opt("limit", 100))
+	embeds, _ := responseEmbeds(t, it)
+	txt := embedText(embeds)
+	if it.ResponseType != 4 || len(embeds) < 2 {
+		t.Fatalf("heap of 100: type %d, %d embeds: %.300s", it.ResponseType, len(embeds), txt)
+	}
+	for rank := 1; rank <= 100; rank++ {
+		if want := fmt.Sprintf("**%d.** <@%d> · %d bytes", rank, 900000000000000000+100-rank, 1_000_100+100-rank); !strings.Contains(txt, want) { // each began with the starting 100
+			t.Fatalf("heap lacks %q:\n%.600s", want, txt)
+		}
+	}
+
+	for i := range 30 {
+		if _, err := r.sq.Create(ctx, g, 0, squads.Spec{Name: fmt.Sprintf("Squad %02d", i), RoleID: int64(800000000000000000 + i),
+			SwitchCost: 10, Description: strings.Repeat("A long description. ", 5), Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it = r.command(t, gary, "squads list")
+	embeds, _ = responseEmbeds(t, it)
+	txt = embedText(embeds)
+	if it.ResponseType != 4 || len(embeds) == 0 {
+		t.Fatalf("30 squads: type %d: %.300s", it.ResponseType, txt)
+	}
+	for i := range 30 {
+		if want := fmt.Sprintf("**Squad %02d** · <@&%d>", i, 800000000000000000+i); !strings.Contains(txt, want) {
+			t.Fatalf("squads list lacks %q:\n%s", want, txt)
+		}
+	}
+	// A select menu offers at most 25: the member is told which.
+	it = r.command(t, gary, "squads join")
+	embeds, _ = responseEmbeds(t, it)
+	if txt = embedText(embeds); it.ResponseType != 4 || !strings.Contains(txt, "The menu offers 25 of the 30 squads") || !strings.Contains(txt, "**Squad 29**") {
+		t.Fatalf("join with 30 squads: type %d: %.500s", it.ResponseType, txt)
 	}
 }

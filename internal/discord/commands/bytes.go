@@ -167,16 +167,16 @@ func (r *Router) bytesHeap(ctx context.Context, req *Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	var b strings.Builder
+	lines := make([]string, 0, len(lb.Top))
 	for _, s := range lb.Top {
-		fmt.Fprintf(&b, "**%d.** %s · %d bytes\n", s.Rank, mention(s.UserID), s.Balance)
+		lines = append(lines, fmt.Sprintf("**%d.** %s · %d bytes", s.Rank, mention(s.UserID), s.Balance))
 	}
 	if len(lb.Top) == 0 {
-		b.WriteString("Nobody has bytes yet. Say something to earn your first daily reward!")
+		lines = append(lines, "Nobody has bytes yet. Say something to earn your first daily reward!")
 	}
-	e := discord.Embed{Title: "The heap", Description: b.String(), Color: colorInfo}
+	embeds := lineEmbeds("The heap", colorInfo, lines) // a hundred lines need two embeds
 	if lb.Caller != nil {
-		e.Footer = &discord.EmbedFooter{Text: fmt.Sprintf("Your rank: #%d with %d bytes", lb.Caller.Rank, lb.Caller.Balance)}
+		embeds[len(embeds)-1].Footer = &discord.EmbedFooter{Text: fmt.Sprintf("Your rank: #%d with %d bytes", lb.Caller.Rank, lb.Caller.Balance)}
 	}
-	return Reply{Embeds: []discord.Embed{e}}, nil
+	return Reply{Embeds: embeds}, nil
 }

@@ -271,7 +271,7 @@ func (r *Router) casesOf(ctx context.Context, req *Request) (Reply, error) {
 		}
 		fmt.Fprintf(&b, " · <t:%d:R> · %s", c.At.Unix(), c.State)
 		if c.Reason != "" {
-			b.WriteString(" · " + truncateRunes(c.Reason, 80))
+			b.WriteString(" · " + truncate(c.Reason, 80))
 		}
 		b.WriteString("\n")
 	}
@@ -303,12 +303,4 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, apperr.InvalidField("duration", "a timeout lasts between 1 minute and 28 days, got %s", modactions.FormatDuration(d))
 	}
 	return d, nil
-}
-
-func truncateRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -157,6 +157,7 @@ func (r *Router) Handle(ctx context.Context, in discord.Interaction, resp Respon
 		// reads the message; one already running is overwritten by the answer.
 		r.expiry.cancel(menuKey(in))
 	}
+	res.reply.Embeds = fitEmbeds(res.reply.Embeds)
 	if err := r.send(ctx, resp, res.reply, deferred, isComponent); err != nil {
 		r.log.Error("interaction: answer failed", "interaction_id", in.ID(), "err", err)
 		return

@@ -19,20 +19,32 @@ func (r *Router) squadsList(ctx context.Context, req *Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	e := discord.Embed{Title: "Squads", Color: colorInfo}
 	if len(list) == 0 {
-		e.Description = "This server has no squads yet; an admin can create them in the dashboard."
+		return Reply{Embeds: []discord.Embed{{Title: "Squads", Color: colorInfo,
+			Description: "This server has no squads yet; an admin can create them in the dashboard."}}}, nil
 	}
+	var active []squads.Squad
 	for _, sq := range list {
-		if !sq.Active {
-			continue
+		if sq.Active {
+			active = append(active, sq)
 		}
-		e.Fields = append(e.Fields, discord.EmbedField{Name: sq.Name, Value: squadLine(sq)})
 	}
-	if len(list) > 0 {
-		e.Footer = &discord.EmbedFooter{Text: "Joining your first squad is free; switching costs the target's price. /squads join"}
+	var embeds []discord.Embed
+	if len(active) <= maxFields {
+		e := discord.Embed{Title: "Squads", Color: colorInfo}
+		for _, sq := range active {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: sq.Name, Value: squadLine(sq)})
+		}
+		embeds = []discord.Embed{e}
+	} else { // more than an embed's fields: one line each, without descriptions
+		lines := make([]string, 0, len(active))
+		for _, sq := range active {
+			lines = append(lines, "**"+sq.Name+"** · "+squadLine(squads.Squad{RoleID: sq.RoleID, SwitchCost: sq.SwitchCost, Members: sq.Members, MaxMembers: sq.MaxMembers}))
+		}
+		embeds = lineEmbeds("Squads", colorInfo, lines)
 	}
-	return Reply{Embeds: []discord.Embed{e}}, nil
+	embeds[len(embeds)-1].Footer = &discord.EmbedFooter{Text: "Joining your first squad is free; switching costs the target's price. /squads join"}
+	return Reply{Embeds: embeds}, nil
 }
 
 func squadLine(sq squads.Squad) string {
@@ -100,16 +112,19 @@ func (r *Router) squadsJoin(ctx context.Context, req *Request) (Reply, error) {
 	if st.balance < st.min {
 		return Reply{}, &squads.NotEligibleError{Balance: st.balance, Minimum: st.min}
 	}
-	var opts []discord.StringSelectMenuOption
+	// A select menu offers at most 25 choices: the squads this member can
+	// join come first, so a long list never hides the ones that matter.
+	var can, cannot []discord.StringSelectMenuOption
 	var lines []string
 	for _, sq := range list {
-		if !sq.Active || len(opts) == 25 {
+		if !sq.Active {
 			continue
 		}
 		cost := squads.Cost(st.current, sq)
 		status := "✅ can join"
-		if err := st.eligibility(sq); err != nil {
-			status = "❌ " + err.Error()
+		eligible := st.eligibility(sq)
+		if eligible != nil {
+			status = "❌ " + eligible.Error()
 		}
 		members := strconv.Itoa(sq.Members)
 		if sq.MaxMembers > 0 {
@@ -119,26 +134,29 @@ func (r *Router) squadsJoin(ctx context.Context, req *Request) (Reply, error) {
 		if sq.ID == st.current {
 			continue
 		}
-		opts = append(opts, discord.NewStringSelectMenuOption(sq.Name, strconv.FormatInt(sq.ID, 10)).
-			WithDescription(truncate(fmt.Sprintf("cost %d bytes · %s members", cost, members), 100)))
+		o := discord.NewStringSelectMenuOption(truncate(sq.Name, 100), strconv.FormatInt(sq.ID, 10)).
+			WithDescription(truncate(fmt.Sprintf("cost %d bytes · %s members", cost, members), 100))
+		if eligible == nil {
+			can = append(can, o)
+		} else {
+			cannot = append(cannot, o)
+		}
 	}
+	opts := append(can, cannot...)
 	if len(opts) == 0 {
 		return refusal("No squad to join", "There is no other active squad to join right now.", "See `/squads list`, or ask an admin to open one."), nil
 	}
 	exp := req.Now.Add(componentTTL)
-	e := discord.Embed{Title: "Join a squad", Color: colorInfo,
-		Description: strings.Join(lines, "\n") + fmt.Sprintf("\n\nYour balance: **%d** bytes. Pick a squad below; you confirm the cost next. This menu expires <t:%d:R>.", st.balance, exp.Unix())}
-	return Reply{Embeds: []discord.Embed{e}, Components: []discord.LayoutComponent{
+	intro := fmt.Sprintf("Your balance: **%d** bytes. Pick a squad below; you confirm the cost next. This menu expires <t:%d:R>.", st.balance, exp.Unix())
+	if len(opts) > maxSelectOptions {
+		intro += fmt.Sprintf(" The menu offers %d of the %d squads, those you can join first.", maxSelectOptions, len(opts))
+		opts = opts[:maxSelectOptions]
+	}
+	embeds := lineEmbeds("Join a squad", colorInfo, append([]string{intro, ""}, lines...))
+	return Reply{Embeds: embeds, Components: []discord.LayoutComponent{
 		discord.NewActionRow(discord.NewStringSelectMenu(customID("squads:pick", req.Caller.ID, exp), "Choose a squad", opts...)),
 		discord.NewActionRow(discord.NewSecondaryButton("Cancel", customID("squads:cancel", req.Caller.ID, exp))),
 	}}, nil
-}
-
-func truncate(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 // squadsPick shows the confirmation with the exact cost.

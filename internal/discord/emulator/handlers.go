@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/disgoorg/snowflake/v2"
 )
@@ -322,6 +323,12 @@ func validateMessage(b *messageBody, fe formErrors) {
 				Name  string `json:"name"`
 				Value string `json:"value"`
 			} `json:"fields"`
+			Footer struct {
+				Text string `json:"text"`
+			} `json:"footer"`
+			Author struct {
+				Name string `json:"name"`
+			} `json:"author"`
 		}
 		if json.Unmarshal(b.Embeds, &embeds) != nil {
 			fe.add("embeds", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
@@ -329,8 +336,14 @@ func validateMessage(b *messageBody, fe formErrors) {
 			if len(embeds) > 10 {
 				fe.add("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
 			}
+			total := 0 // Discord's limit on every embed of a message together
 			for i, em := range embeds {
 				p := "embeds." + strconv.Itoa(i)
+				total += utf8.RuneCountInString(em.Title) + utf8.RuneCountInString(em.Description) +
+					utf8.RuneCountInString(em.Footer.Text) + utf8.RuneCountInString(em.Author.Name)
+				if len([]rune(em.Footer.Text)) > 2048 {
+					fe.add(p+".footer.text", "BASE_TYPE_MAX_LENGTH", "Must be 2048 or fewer in length.")
+				}
 				if len([]rune(em.Title)) > 256 {
 					fe.add(p+".title", "BASE_TYPE_MAX_LENGTH", "Must be 256 or fewer in length.")
 				}
@@ -348,10 +361,17 @@ func validateMessage(b *messageBody, fe formErrors) {
 					if f.Value == "" {
 						fe.add(fp+".value", "BASE_TYPE_REQUIRED", "This field is required")
 					}
+					total += utf8.RuneCountInString(f.Name) + utf8.RuneCountInString(f.Value)
+					if len([]rune(f.Name)) > 256 {
+						fe.add(fp+".name", "BASE_TYPE_MAX_LENGTH", "Must be 256 or fewer in length.")
+					}
 					if len([]rune(f.Value)) > 1024 {
 						fe.add(fp+".value", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
 					}
 				}
+			}
+			if total > 6000 {
+				fe.add("embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000")
 			}
 		}
 	}
@@ -360,10 +380,11 @@ func validateMessage(b *messageBody, fe formErrors) {
 		var rows []struct {
 			Type       int `json:"type"`
 			Components []struct {
-				Type     int    `json:"type"`
-				Style    int    `json:"style"`
-				CustomID string `json:"custom_id"`
-				URL      string `json:"url"`
+				Type     int               `json:"type"`
+				Style    int               `json:"style"`
+				CustomID string            `json:"custom_id"`
+				URL      string            `json:"url"`
+				Options  []json.RawMessage `json:"options"`
 			} `json:"components"`
 		}
 		if json.Unmarshal(b.Components, &rows) != nil {
@@ -393,6 +414,9 @@ func validateMessage(b *messageBody, fe formErrors) {
 				}
 				if c.Type == 2 && c.Style == 5 && c.URL == "" {
 					fe.add(cp+".url", "BASE_TYPE_REQUIRED", "This field is required")
+				}
+				if c.Type == 3 && (len(c.Options) == 0 || len(c.Options) > 25) { // a string select
+					fe.add(cp+".options", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length.")
 				}
 			}
 		}
