@@ -40,11 +40,12 @@ type Deps struct {
 	Logger      *slog.Logger
 	Version     string
 	// Discord, when set, checks choices against the guild as Discord has
-	// it (discordapi.Directory): a squad role the bot must not give to
-	// whoever joins (a staff or a bot's role), a mod-log channel the bot
-	// cannot post in.
+	// it (discordapi.Directory): a squad or reward role the bot must not
+	// give to whoever joins or reaches its threshold (a staff or a bot's
+	// role), a mod-log channel the bot cannot post in.
 	Discord interface {
 		SquadRoleProblem(ctx context.Context, guild, role int64) string
+		RewardRoleProblem(ctx context.Context, guild, role int64) string
 		ModLogProblem(ctx context.Context, guild, channel int64) string
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/smarterdev/smarterdev/internal/apperr"
 	"github.com/smarterdev/smarterdev/internal/economy"
 )
 
@@ -44,6 +45,11 @@ func (s *server) putConfig(ctx context.Context, in *putConfigInput) (*configOutp
 		role, err := snowflake(fmt.Sprintf("role_rewards[%d].role_id", i), r.RoleID)
 		if err != nil {
 			return nil, err
+		}
+		if s.Discord != nil {
+			if msg := s.Discord.RewardRoleProblem(ctx, guild, role); msg != "" {
+				return nil, apperr.InvalidField(fmt.Sprintf("role_rewards[%d].role_id", i), "%s", msg)
+			}
 		}
 		c.RoleRewards = append(c.RoleRewards, economy.RoleReward{RoleID: role, Threshold: r.Threshold})
 	}

@@ -30,6 +30,10 @@ func (fakeDiscord) SquadRoleProblem(_ context.Context, _, role int64) string {
 	return ""
 }
 
+func (f fakeDiscord) RewardRoleProblem(ctx context.Context, guild, role int64) string {
+	return f.SquadRoleProblem(ctx, guild, role)
+}
+
 // A squad's role goes to whoever joins: the API refuses a staff role when
 // it is chosen, at creation or by a patch, and names the field.
 func TestSquadRoleMustNotBeStaff(t *testing.T) {
@@ -45,6 +49,26 @@ func TestSquadRoleMustNotBeStaff(t *testing.T) {
 		t.Fatalf("refused writes changed the squads: %s", l.Raw)
 	}
 	r.expect(r.do("PATCH", g+"/squads/"+id, r.admin, map[string]any{"description": "still fine"}), http.StatusOK)
+}
+
+// A reward role goes to every member who reaches its threshold: the API
+// refuses a staff role on its field, and saves nothing.
+func TestRewardRoleMustNotBeStaff(t *testing.T) {
+	r := newRig(t, storetest.Open(t, store.SQLite), ratelimit.Limit{}, func(d *api.Deps) { d.Discord = fakeDiscord{} })
+	path := "/api/v1/guilds/1/bytes/config"
+	cfg := r.expect(r.do("GET", path, r.read, nil), http.StatusOK).JSON
+	delete(cfg, "version") // read-only
+	cfg["role_rewards"] = []any{map[string]any{"role_id": "400", "threshold": 100}, map[string]any{"role_id": "666", "threshold": 500}}
+	bad := r.do("PUT", path, r.admin, cfg)
+	r.fieldError(bad, "body.role_rewards[1].role_id")
+	if !strings.Contains(string(bad.Raw), "can moderate or run the server") {
+		t.Fatalf("the refusal does not say why: %s", bad.Raw)
+	}
+	if got := r.expect(r.do("GET", path, r.read, nil), http.StatusOK); len(list(got.JSON["role_rewards"])) != 0 {
+		t.Fatalf("a refused configuration was saved: %s", got.Raw)
+	}
+	cfg["role_rewards"] = []any{map[string]any{"role_id": "400", "threshold": 100}}
+	r.expect(r.do("PUT", path, r.admin, cfg), http.StatusOK)
 }
 
 // The mod-log channel must be one the bot can post in: a voice channel is

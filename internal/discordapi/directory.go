@@ -223,6 +223,17 @@ func cachedList[T any](d *Directory, key string, fetch func() ([]T, error), keep
 // does not answer and it cannot be checked (the bot's grant then fails or
 // succeeds on its own).
 func (d *Directory) SquadRoleProblem(ctx context.Context, guild, role int64) string {
+	return d.grantProblem(ctx, guild, role, "everyone who joins the squad would get it")
+}
+
+// RewardRoleProblem says why a role may not be a reward for holding bytes,
+// which the bot gives to every member who reaches its threshold, as
+// SquadRoleProblem does for squads: bytes must never buy moderation.
+func (d *Directory) RewardRoleProblem(ctx context.Context, guild, role int64) string {
+	return d.grantProblem(ctx, guild, role, "every member who reaches the threshold would get it")
+}
+
+func (d *Directory) grantProblem(ctx context.Context, guild, role int64, who string) string {
 	if role <= 0 { // no role: nothing is given
 		return ""
 	}
@@ -238,7 +249,7 @@ func (d *Directory) SquadRoleProblem(ctx context.Context, guild, role int64) str
 	case roles[i].Managed:
 		return "“" + roles[i].Name + "” belongs to a bot or an integration; Discord does not let it be given to members."
 	case !roles[i].Grantable():
-		return "“" + roles[i].Name + "” can moderate or run the server, and everyone who joins the squad would get it. Choose a role without staff permissions."
+		return "“" + roles[i].Name + "” can moderate or run the server, and " + who + ". Choose a role without staff permissions."
 	}
 	return ""
 }

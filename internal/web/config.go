@@ -37,9 +37,13 @@ func (h *Handler) configPage(w http.ResponseWriter, r *http.Request, g *guildCtx
 }
 
 func (h *Handler) renderConfig(w http.ResponseWriter, r *http.Request, g *guildCtx, status int, f *form, version int64) {
-	d := configData{Form: f, Roles: h.dir.Roles(r.Context(), g.ID), Version: version}
 	nt, _ := strconv.Atoi(f.Get("tier_rows"))
 	nr, _ := strconv.Atoi(f.Get("reward_rows"))
+	var chosen []string
+	for i := range min(nr, economy.MaxRoleRewards) {
+		chosen = append(chosen, f.Get(fmt.Sprintf("reward_role_%d", i)))
+	}
+	d := configData{Form: f, Roles: grantableRoles(h.dir.Roles(r.Context(), g.ID), chosen...), Version: version}
 	for i := range min(nt, economy.MaxTiers) {
 		d.Tiers = append(d.Tiers, tierRow{I: i})
 	}
@@ -144,6 +148,16 @@ func (h *Handler) configSave(w http.ResponseWriter, r *http.Request, g *guildCtx
 	// keeps that message, every other field gets the rule it breaks.
 	for _, err := range cfg.Problems() {
 		f.domain(err, rename)
+	}
+	// A reward role goes to everyone who reaches its threshold: never a
+	// staff role (bytes must not buy moderation), nor one Discord will not
+	// let the bot give.
+	for j, rr := range cfg.RoleRewards {
+		if field := fmt.Sprintf("reward_role_%d", rewardAt[j]); f.Err(field) == "" {
+			if msg := h.dir.RewardRoleProblem(r.Context(), g.ID, rr.RoleID); msg != "" {
+				f.set(field, msg)
+			}
+		}
 	}
 	if f.Has() {
 		h.renderConfig(w, r, g, http.StatusUnprocessableEntity, f, cur.Version)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
@@ -60,7 +61,7 @@ func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildC
 		h.fail(w, r, err)
 		return
 	}
-	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(ctx, g.ID), f.Get("role_id"))}
+	d := squadsData{Form: f, Roles: grantableRoles(h.dir.Roles(ctx, g.ID), f.Get("role_id"))}
 	for _, s := range list {
 		d.Squads = append(d.Squads, squadRow{Squad: s, RoleName: h.dir.RoleName(ctx, g.ID, s.RoleID),
 			RoleProblem: h.dir.SquadRoleProblem(ctx, g.ID, s.RoleID)})
@@ -68,12 +69,13 @@ func (h *Handler) renderSquads(w http.ResponseWriter, r *http.Request, g *guildC
 	h.render(w, r, status, "squads", &page{Title: "Squads", Nav: "squads", Guild: g, Data: d})
 }
 
-// squadRoles are the roles the form offers: those safe to give to anyone
-// who joins, and the one already chosen, so that its problem can be shown.
-func squadRoles(all []discordapi.Role, chosen string) []discordapi.Role {
+// grantableRoles are the roles a form offers for the bot to give to any
+// member (a squad's, a reward's): those safe to, and the ones already
+// chosen, so that their problem can be shown.
+func grantableRoles(all []discordapi.Role, chosen ...string) []discordapi.Role {
 	var out []discordapi.Role
 	for _, r := range all {
-		if r.Grantable() || r.ID == chosen {
+		if r.Grantable() || slices.Contains(chosen, r.ID) {
 			out = append(out, r)
 		}
 	}
@@ -160,7 +162,7 @@ func (h *Handler) squadEdit(w http.ResponseWriter, r *http.Request, g *guildCtx)
 	}
 	spec := squads.Spec{Name: s.Name, Description: s.Description, RoleID: s.RoleID, SwitchCost: s.SwitchCost, MaxMembers: s.MaxMembers, Active: s.Active}
 	f := newForm(squadValues(spec))
-	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
+	d := squadsData{Form: f, Roles: grantableRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
 	h.render(w, r, http.StatusOK, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
 }
 
@@ -185,7 +187,7 @@ func (h *Handler) squadUpdate(w http.ResponseWriter, r *http.Request, g *guildCt
 			return
 		}
 	}
-	d := squadsData{Form: f, Roles: squadRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
+	d := squadsData{Form: f, Roles: grantableRoles(h.dir.Roles(r.Context(), g.ID), f.Get("role_id")), Squad: &s}
 	h.render(w, r, http.StatusUnprocessableEntity, "squad_edit", &page{Title: "Edit " + s.Name, Nav: "squads", Guild: g, Data: d})
 }
 

@@ -106,6 +106,23 @@ func TestDashboard(t *testing.T) {
 			if !strings.Contains(res.body, `id="tier_days_1-error"`) {
 				t.Errorf("tier error not on its row:\n%s", res.body)
 			}
+			form.Set("tier_days_1", "16")
+
+			// A reward role goes to everyone who reaches its threshold: a
+			// staff role is neither offered nor accepted, and nothing is saved.
+			if strings.Contains(res.body, ">Admin</option>") || strings.Contains(res.body, ">Moderator</option>") {
+				t.Errorf("the reward roles offered include staff roles:\n%s", res.body)
+			}
+			before, _ := r.econ.Config(context.Background(), r.guild)
+			form.Set("reward_role_0", strconv.FormatUint(uint64(r.demo.Roles["Admin"]), 10))
+			form.Set("reward_threshold_0", "500")
+			res = admin.post(r.path("/config"), form)
+			if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(res.body, `id="reward_role_0-error">“Admin” can moderate or run the server, and every member who reaches the threshold would get it.`) {
+				t.Errorf("a staff reward role: %d\n%s", res.StatusCode, res.body)
+			}
+			if after, _ := r.econ.Config(context.Background(), r.guild); after.Version != before.Version {
+				t.Errorf("a refused reward role was saved: %+v", after.RoleRewards)
+			}
 		})
 
 		t.Run("squads: create, edit, delete", func(t *testing.T) {
