@@ -24,7 +24,7 @@ var staticFS embed.FS
 
 // pageNames lists every page template; parsePages fails when one is missing.
 var pageNames = []string{
-	"signin", "overview", "error", "activity", "config", "squads", "squad_edit", "squad_delete", "apikey_confirm",
+	"signin", "overview", "error", "activity", "config", "squads", "squad_edit", "squad_delete", "apikey_confirm", "deadletters",
 	"members", "member", "audit", "apikeys", "automod", "automod_rule", "automod_delete", "cases", "case", "status", "sessions",
 }
 

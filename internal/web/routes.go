@@ -31,6 +31,8 @@ func (h *Handler) routes() *http.ServeMux {
 	m.HandleFunc("GET /{$}", h.signedIn(h.overview))
 	m.HandleFunc("GET /guilds", h.signedIn(h.jumpToGuild))
 	m.HandleFunc("GET /status", h.signedIn(h.statusPage)) // operators and guild managers
+	m.HandleFunc("GET /status/queues/{queue}", h.operator(h.deadLetters))
+	m.HandleFunc("POST /status/queues/{queue}/redrive", h.operator(h.redrive))
 	m.HandleFunc("GET /guilds/{guild}", h.guild(h.activity))
 	m.HandleFunc("GET /guilds/{guild}/config", h.guild(h.configPage))
 	m.HandleFunc("POST /guilds/{guild}/config", h.guild(h.configSave))
