@@ -43,11 +43,14 @@ type ModAction struct {
 // QueueModLog carries ModLogPost jobs.
 const QueueModLog = "modlog"
 
-// ModLogPost asks the worker to post a case to the guild's mod-log channel.
+// ModLogPost asks the worker to post a case to the guild's mod-log channel:
+// when it is opened, and again when a moderator closes it (Closed), so the
+// channel also says that a ban was lifted or a timeout cut short.
 type ModLogPost struct {
 	GuildID   int64 `json:"guild_id,string"`
 	ChannelID int64 `json:"channel_id,string"`
 	Case      int64 `json:"case"`
+	Closed    bool  `json:"closed,omitempty"`
 }
 
 // TopicAutomodChanged is published after a guild's automod rules or

@@ -120,6 +120,29 @@ func TestModLogPost(t *testing.T) {
 			t.Errorf("post lacks %q: %s", want, body)
 		}
 	}
+	// A retry of the same post (its answer lost) posts nothing new: the nonce.
+	if err := w.HandleModLog(ctx, job(t, 2, jobs.ModLogPost{GuildID: int64(d.GuildID), ChannelID: int64(d.ModLog), Case: 7})); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Messages(d.ModLog)); n != 1 {
+		t.Fatalf("a retried post posted again: %d posts", n)
+	}
+	// Closing the case is posted too, as its own message.
+	c := cases[7]
+	c.State, c.ResolvedBy, c.ResolvedAt, c.Note = moderation.StateReversed, 55, time.Now(), "appeal accepted"
+	cases[7] = c
+	if err := w.HandleModLog(ctx, job(t, 1, jobs.ModLogPost{GuildID: int64(d.GuildID), ChannelID: int64(d.ModLog), Case: 7, Closed: true})); err != nil {
+		t.Fatal(err)
+	}
+	if msgs = e.Messages(d.ModLog); len(msgs) != 2 {
+		t.Fatalf("the closing was not posted: %d posts", len(msgs))
+	}
+	body = string(msgs[1].Embeds)
+	for _, want := range []string{"Case #7 · timeout reversed: the timeout is removed", `Closed by \u003c@55\u003e.`, "appeal accepted", "reversed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("closing post lacks %q: %s", want, body)
+		}
+	}
 	err := w.HandleModLog(ctx, job(t, 1, jobs.ModLogPost{GuildID: int64(d.GuildID), ChannelID: 12345, Case: 7}))
 	if !bus.IsPermanent(err) || !strings.Contains(err.Error(), "mod-log channel does not exist") {
 		t.Errorf("unknown channel: %v", err)

@@ -38,8 +38,12 @@ func (w *Worker) HandleModLog(ctx context.Context, job bus.Job) error {
 	if err != nil {
 		return fmt.Errorf("mod-log post: read case: %w", err)
 	}
-	msg := discord.MessageCreate{Embeds: []discord.Embed{CaseEmbed(c)}, AllowedMentions: &discord.AllowedMentions{},
-		Nonce: nonce(p.GuildID, p.Case), EnforceNonce: true}
+	e := CaseEmbed(c)
+	if p.Closed {
+		e = closedEmbed(c)
+	}
+	msg := discord.MessageCreate{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{},
+		Nonce: nonce(p.GuildID, p.Case, p.Closed), EnforceNonce: true}
 	_, err = w.dc.CreateMessage(snowflake.ID(p.ChannelID), msg, rest.WithCtx(ctx))
 	if err == nil {
 		log.Info("case posted to the mod-log")
@@ -53,11 +57,44 @@ func (w *Worker) HandleModLog(ctx context.Context, job bus.Job) error {
 	return w.classify(log, job, "post to the mod-log", err)
 }
 
-// nonce is at most 25 characters, as Discord requires.
-func nonce(guild, number int64) string {
+// nonce is at most 25 characters, as Discord requires; a case's closing
+// post has its own, or Discord would drop it as the opening post again.
+func nonce(guild, number int64, closed bool) string {
 	h := fnv.New64a()
 	_, _ = fmt.Fprintf(h, "%d/%d", guild, number)
-	return "case" + strconv.FormatUint(h.Sum64(), 36)
+	prefix := "case"
+	if closed {
+		prefix = "shut"
+	}
+	return prefix + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// closedEmbed says that a moderator closed a case: by whom, reversed or
+// only resolved, and the note, below what the case was.
+func closedEmbed(c moderation.Case) discord.Embed {
+	e := CaseEmbed(c)
+	what := "resolved"
+	if c.State == moderation.StateReversed {
+		what = "reversed"
+		switch c.Action {
+		case "ban":
+			what += ": the ban is lifted"
+		case "timeout":
+			what += ": the timeout is removed"
+		}
+	}
+	e.Title = fmt.Sprintf("Case #%d · %s %s", c.Number, c.Action, what)
+	e.Color = 0x2ECC71
+	by := "a moderator"
+	if c.ResolvedBy != 0 {
+		by = discord.UserMention(snowflake.ID(c.ResolvedBy))
+	}
+	e.Description = "Closed by " + by + "."
+	if !c.ResolvedAt.IsZero() {
+		at := c.ResolvedAt
+		e.Timestamp = &at
+	}
+	return e
 }
 
 var actionColors = map[string]int{

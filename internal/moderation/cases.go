@@ -304,8 +304,12 @@ func (s *Service) Resolve(ctx context.Context, guild, number, actor int64, note 
 	if reverse {
 		state = StateReversed
 	}
+	settings, err := s.Settings(ctx, guild)
+	if err != nil {
+		return Case{}, err
+	}
 	var out Case
-	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+	err = s.db.Tx(ctx, func(tx *store.Tx) error {
 		now := s.now()
 		row, err := tx.SetCaseState(ctx, sqldb.SetCaseStateParams{
 			GuildID: guild, Number: number, State: state, ResolvedBy: nullID(actor),
@@ -330,6 +334,11 @@ func (s *Service) Resolve(ctx context.Context, guild, number, actor int64, note 
 				}, nil); err != nil {
 					return err
 				}
+			}
+		}
+		if settings.ModLogChannel != 0 {
+			if err := tx.Enqueue(ctx, jobs.QueueModLog, jobs.ModLogPost{GuildID: guild, ChannelID: settings.ModLogChannel, Case: number, Closed: true}, nil); err != nil {
+				return err
 			}
 		}
 		return audit.Record(ctx, tx, audit.Entry{GuildID: guild, ActorID: actor, Action: "cases." + state,

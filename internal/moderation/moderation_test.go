@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,26 @@ func TestResolveAndReverse(t *testing.T) {
 		}
 		if _, err := s.Resolve(ctx, guild, ban.Case.Number, 3, "again", false); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("closing a closed case: %v", err)
+		}
+		if posts := outboxJobs[jobs.ModLogPost](t, db, jobs.QueueModLog); len(posts) != 0 {
+			t.Fatalf("mod-log posts without a mod-log channel: %+v", posts)
+		}
+		// With a mod-log channel, closing a case is posted there too.
+		st := automod.DefaultSettings()
+		st.ModLogChannel = 777
+		if _, err := s.UpdateSettings(ctx, guild, 1, st); err != nil {
+			t.Fatal(err)
+		}
+		to, err := s.Open(ctx, guild, moderation.Input{TargetID: 9, Action: automod.ActionTimeout, Duration: time.Hour, Reason: "heated"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Resolve(ctx, guild, to.Case.Number, 3, "talked it over", false); err != nil {
+			t.Fatal(err)
+		}
+		posts := outboxJobs[jobs.ModLogPost](t, db, jobs.QueueModLog)
+		if want := []jobs.ModLogPost{{GuildID: guild, ChannelID: 777, Case: to.Case.Number}, {GuildID: guild, ChannelID: 777, Case: to.Case.Number, Closed: true}}; !slices.Equal(posts, want) {
+			t.Fatalf("mod-log posts %+v, want %+v", posts, want)
 		}
 		if _, err := s.Resolve(ctx, guild, 999, 3, "", false); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("unknown case: %v", err)

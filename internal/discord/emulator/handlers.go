@@ -301,6 +301,8 @@ type messageBody struct {
 	Flags            *int            `json:"flags"`
 	MessageReference json.RawMessage `json:"message_reference"`
 	Attachments      json.RawMessage `json:"attachments"`
+	Nonce            json.RawMessage `json:"nonce"` // a string or an integer
+	EnforceNonce     bool            `json:"enforce_nonce"`
 }
 
 func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
@@ -309,6 +311,10 @@ func isEmptyArray(raw json.RawMessage) bool {
 	var a []json.RawMessage
 	return json.Unmarshal(raw, &a) == nil && len(a) == 0
 }
+
+// nonceWindow is how long Discord remembers an enforced nonce ("a few
+// minutes").
+const nonceWindow = 5 * time.Minute
 
 // validateMessage applies the Discord limits most likely to bite a bot.
 func validateMessage(b *messageBody, fe formErrors) {
@@ -507,7 +513,18 @@ func (e *Emulator) postMessage(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	m := &Message{ID: e.newID(), ChannelID: c.ID, GuildID: c.GuildID, AuthorID: e.appID, Timestamp: time.Now().UTC()}
+	nonce := strings.Trim(string(b.Nonce), `"`)
+	if b.EnforceNonce && nonce != "" {
+		// Discord answers a second create with the same nonce from the same
+		// author within a few minutes with the first message, posting nothing.
+		for _, prev := range e.messages[c.ID] {
+			if prev.Nonce == nonce && prev.AuthorID == e.appID && time.Since(prev.Timestamp) < nonceWindow {
+				writeJSON(w, 200, e.messageJSON(prev))
+				return
+			}
+		}
+	}
+	m := &Message{ID: e.newID(), ChannelID: c.ID, GuildID: c.GuildID, AuthorID: e.appID, Timestamp: time.Now().UTC(), Nonce: nonce}
 	if present(b.MessageReference) {
 		var ref struct {
 			MessageID       ID    `json:"message_id"`

@@ -179,6 +179,7 @@ type Message struct {
 	ChannelID        ID              `json:"channel_id"`
 	GuildID          ID              `json:"guild_id,omitempty"`
 	AuthorID         ID              `json:"author_id"`
+	Nonce            string          `json:"nonce,omitempty"`
 	Content          string          `json:"content"`
 	Embeds           json.RawMessage `json:"embeds,omitempty"`
 	Components       json.RawMessage `json:"components,omitempty"`
@@ -430,6 +431,9 @@ func (e *Emulator) messageJSON(m *Message) obj {
 		"mention_everyone": false, "mentions": []any{}, "mention_roles": []any{}, "pinned": false,
 		"type": m.Type, "flags": m.Flags, "attachments": []Attachment{}, "embeds": json.RawMessage("[]"),
 		"components": json.RawMessage("[]"),
+	}
+	if m.Nonce != "" {
+		o["nonce"] = m.Nonce
 	}
 	if len(m.Attachments) > 0 {
 		o["attachments"] = m.Attachments
