@@ -152,7 +152,7 @@ func withKeys(ctx context.Context, e env, fn func(context.Context, config.Config
 	// With Redis, revocations reach running servers at once; without it a
 	// server notices within apikeys' verified-key cache time.
 	if cfg.RedisURL.IsSet() {
-		b, closeBus, _, err := openBus(ctx, cfg, log)
+		b, closeBus, _, err := openBus(ctx, cfg, db, log)
 		if err != nil {
 			return failure(cfg, err)
 		}

@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (_ *App, err error
 		return nil, err
 	}
 
-	a.bus, a.closeBus, a.redis, err = openBus(ctx, cfg, a.log)
+	a.bus, a.closeBus, a.redis, err = openBus(ctx, cfg, a.db, a.log)
 	if err != nil {
 		return nil, err
 	}

@@ -10,22 +10,26 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/bus/dbbus"
 	"github.com/smarterdev/smarterdev/internal/bus/redisbus"
 	"github.com/smarterdev/smarterdev/internal/config"
 	"github.com/smarterdev/smarterdev/internal/logging"
 	"github.com/smarterdev/smarterdev/internal/metrics"
+	"github.com/smarterdev/smarterdev/internal/store"
 )
 
-// openBus returns the in-process bus when no Redis is configured, so the
-// embedded setup needs nothing else running; with Redis, every process of a
-// deployment shares notifications and jobs. close releases the bus and,
-// for Redis, the client the bus does not own. The client is returned too
-// (nil without Redis) for the other users of Redis, such as rate limits.
-func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (b bus.Bus, close func() error, client *redis.Client, err error) {
+// openBus keeps jobs in the database when no Redis is configured, so the
+// embedded setup needs nothing else running and a crash or restart still
+// loses no job (notifications then stay in-process); with Redis, every
+// process of a deployment shares notifications and jobs. close releases the
+// bus and, for Redis, the client the bus does not own; db stays open. The
+// client is returned too (nil without Redis) for the other users of Redis,
+// such as rate limits.
+func openBus(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (b bus.Bus, close func() error, client *redis.Client, err error) {
 	if !cfg.RedisURL.IsSet() {
-		m := bus.NewMemory()
-		log.Info("bus ready", "kind", "in-process")
-		return m, m.Close, nil, nil
+		d := dbbus.New(db, dbbus.Options{Logger: log.With("component", "bus")})
+		log.Info("bus ready", "kind", "database")
+		return d, d.Close, nil, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL.Value())
 	if err != nil { // config.Load validated it; kept for callers that build a Config by hand

@@ -20,7 +20,7 @@ import (
 type Config struct {
 	DatabaseURL      Secret // "sqlite:PATH" or "postgres://..."; may hold a password
 	DatabaseMaxConns int
-	RedisURL         Secret // empty: the in-process bus
+	RedisURL         Secret // empty: jobs in the database (dbbus), notifications in-process
 	HTTPAddr         string // host:port; port 0 picks a free port
 	// PublicURL is the dashboard's address as browsers reach it, scheme and
 	// host only ("https://dash.example.com"); empty: taken from each request.

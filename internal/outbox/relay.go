@@ -31,8 +31,17 @@ type Options struct {
 type Relay struct {
 	db   *store.DB
 	bus  bus.Bus
+	txq  txEnqueuer // the bus, when it keeps its jobs in db (dbbus)
 	opts Options
 	wake chan struct{}
+}
+
+// txEnqueuer is a bus that enqueues in the relay's own transaction: the
+// move from outbox to queue is then atomic, and on SQLite it must be, since
+// that transaction holds the only writer connection.
+type txEnqueuer interface {
+	EnqueueTx(ctx context.Context, tx *store.Tx, queue string, payload []byte, headers map[string]string) (string, error)
+	Wake(queue string) // after the commit: consumers need not wait for their next poll
 }
 
 // NewRelay returns a Relay; Run starts it.
@@ -49,7 +58,19 @@ func NewRelay(db *store.DB, b bus.Bus, o Options) *Relay {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Relay{db: db, bus: b, opts: o, wake: make(chan struct{}, 1)}
+	r := &Relay{db: db, bus: b, opts: o, wake: make(chan struct{}, 1)}
+	for x := b; x != nil; {
+		if t, ok := x.(txEnqueuer); ok {
+			r.txq = t
+			break
+		}
+		u, ok := x.(interface{ Unwrap() bus.Bus })
+		if !ok {
+			break
+		}
+		x = u.Unwrap()
+	}
+	return r
 }
 
 // Wake asks the relay to poll now instead of at the next interval.
@@ -105,8 +126,10 @@ WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
 // RelayOnce publishes up to one batch and returns how many rows it published.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	published := 0
+	enqueued := map[string]int{} // by queue, through txq: counted and woken once committed
 	err := r.db.Tx(ctx, func(tx *store.Tx) error {
 		published = 0
+		clear(enqueued)
 		rows, err := r.pending(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("read outbox: %w", err)
@@ -117,7 +140,15 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			if err := json.Unmarshal([]byte(row.Headers), &headers); err != nil {
 				headers = nil // a malformed header set must not block the job
 			}
-			if _, err := r.bus.Enqueue(ctx, row.Queue, []byte(row.Payload), headers); err != nil {
+			var err error
+			if r.txq != nil {
+				if _, err = r.txq.EnqueueTx(ctx, tx, row.Queue, []byte(row.Payload), headers); err == nil {
+					enqueued[row.Queue]++
+				}
+			} else {
+				_, err = r.bus.Enqueue(ctx, row.Queue, []byte(row.Payload), headers)
+			}
+			if err != nil {
 				if published > 0 {
 					return nil // commit what went out; the rest waits
 				}
@@ -132,6 +163,10 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	})
 	if err == nil {
 		metrics.OutboxRelayed.Add(float64(published))
+		for q, n := range enqueued {
+			metrics.JobsEnqueued.WithLabelValues(q).Add(float64(n)) // the bus's metrics decorator was bypassed
+			r.txq.Wake(q)
+		}
 	}
 	return published, err
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/smarterdev/smarterdev/internal/bus"
+	"github.com/smarterdev/smarterdev/internal/bus/dbbus"
 	"github.com/smarterdev/smarterdev/internal/jobs"
+	"github.com/smarterdev/smarterdev/internal/metrics"
 	"github.com/smarterdev/smarterdev/internal/outbox"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/storetest"
@@ -57,10 +59,23 @@ func pending(t *testing.T, db *store.DB) int64 {
 	return lag.Pending
 }
 
+// TestRelayPublishesCommittedJobsOnly, on the in-process bus and on the
+// database bus behind the metrics decorator, as serve wires it without
+// Redis: there the relay must enqueue in its own transaction, which on
+// SQLite holds the only writer connection.
 func TestRelayPublishesCommittedJobsOnly(t *testing.T) {
+	for name, open := range map[string]func(*store.DB) bus.Bus{
+		"memory":   func(*store.DB) bus.Bus { return bus.NewMemory() },
+		"database": func(db *store.DB) bus.Bus { return metrics.InstrumentBus(dbbus.New(db, dbbus.Options{})) },
+	} {
+		t.Run(name, func(t *testing.T) { relayCommittedOnly(t, open) })
+	}
+}
+
+func relayCommittedOnly(t *testing.T, open func(*store.DB) bus.Bus) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		b := bus.NewMemory()
+		b := open(db)
 		defer b.Close()
 		enqueue(t, db, 3, true)
 		enqueue(t, db, 2, false)
@@ -69,8 +84,12 @@ func TestRelayPublishesCommittedJobsOnly(t *testing.T) {
 		}
 		r := outbox.NewRelay(db, b, outbox.Options{Batch: 2})
 		total := 0
+		// A relay that waited for the connection its own transaction holds
+		// would wait forever: fail instead.
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
 		for {
-			n, err := r.RelayOnce(ctx)
+			n, err := r.RelayOnce(rctx)
 			if err != nil {
 				t.Fatal(err)
 			}

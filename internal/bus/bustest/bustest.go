@@ -25,6 +25,11 @@ type Options struct {
 	// consumers of another (true for Redis). When false (the in-process bus),
 	// the cross-instance checks run against a single bus instead.
 	Shared bool
+	// SharedJobs means that buses returned by newBus within one test share
+	// their jobs but not their notifications (the database bus: one table for
+	// every process, pub/sub in-process). The job checks then run across two
+	// buses and the pub/sub checks against one. Shared implies it.
+	SharedJobs bool
 }
 
 // Run runs the suite. newBus must return a new, empty bus for the test (for a
@@ -71,6 +76,16 @@ type suite struct {
 func (s suite) buses(t *testing.T) (bus.Bus, bus.Bus) {
 	b1 := s.bus(t)
 	if !s.opts.Shared {
+		return b1, b1
+	}
+	return b1, s.bus(t)
+}
+
+// jobBuses is buses for the job checks, which SharedJobs also spreads over
+// two buses.
+func (s suite) jobBuses(t *testing.T) (bus.Bus, bus.Bus) {
+	b1 := s.bus(t)
+	if !s.opts.Shared && !s.opts.SharedJobs {
 		return b1, b1
 	}
 	return b1, s.bus(t)
@@ -310,7 +325,7 @@ func waitStats(t *testing.T, b bus.Bus, queue string, want bus.QueueStats) {
 }
 
 func (s suite) jobsRoundTrip(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	payload := []byte{0, 1, 2, 0xfe, 0xff, 'h', 'i', '\n'}
 	headers := map[string]string{
 		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -356,7 +371,7 @@ func (s suite) jobsRoundTrip(t *testing.T) {
 }
 
 func (s suite) jobsAckedNotRedelivered(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	enqueue(t, b1, "q", []byte("once"), nil)
 	rec := &recorder{}
@@ -372,7 +387,7 @@ func (s suite) jobsAckedNotRedelivered(t *testing.T) {
 }
 
 func (s suite) jobsRetryWithBackoff(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	const backoff = 60 * time.Millisecond
 	var mu sync.Mutex
 	var backoffCalls []int
@@ -420,7 +435,7 @@ func (s suite) jobsRetryWithBackoff(t *testing.T) {
 }
 
 func (s suite) jobsDelayedStats(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	opts.Backoff = func(int) time.Duration { return 500 * time.Millisecond }
 	enqueue(t, b1, "q", []byte("x"), nil)
@@ -444,7 +459,7 @@ func (s suite) jobsDelayedStats(t *testing.T) {
 }
 
 func (s suite) jobsDeadLetterAndRedrive(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	opts.MaxAttempts = 3
 	headers := map[string]string{"traceparent": "t"}
@@ -499,7 +514,7 @@ func (s suite) jobsDeadLetterAndRedrive(t *testing.T) {
 }
 
 func (s suite) jobsPermanent(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	id := enqueue(t, b1, "q", []byte("bad"), nil)
 	rec := &recorder{}
 	consume(t, b2, "q", fast(), func(_ context.Context, j bus.Job) error {
@@ -521,7 +536,7 @@ func (s suite) jobsPermanent(t *testing.T) {
 }
 
 func (s suite) jobsCompetingConsumers(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	const n = 500
 	want := map[string]string{}
 	for i := range n {
@@ -592,7 +607,7 @@ func (s suite) jobsCompetingConsumers(t *testing.T) {
 }
 
 func (s suite) jobsConcurrencyAndStats(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	for i := range 10 {
 		enqueue(t, b1, "q", fmt.Appendf(nil, "%d", i), nil)
 	}
@@ -630,7 +645,7 @@ func (s suite) jobsConcurrencyAndStats(t *testing.T) {
 }
 
 func (s suite) jobsCrashedConsumer(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	id := enqueue(t, b1, "q", []byte("survive"), nil)
 
@@ -688,7 +703,7 @@ func (s suite) jobsCrashedConsumer(t *testing.T) {
 // consumer that never acknowledged it is dead-lettered, not retried forever
 // (a job that crashes its process every time must not crash every process).
 func (s suite) jobsCrashOnLastAttempt(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	opts.MaxAttempts = 1
 	id := enqueue(t, b1, "q", []byte("crasher"), nil)
@@ -724,7 +739,7 @@ func (s suite) jobsCrashOnLastAttempt(t *testing.T) {
 // jobsLiveSlowHandlerKeepsJob: Visibility is about crashed consumers; a live
 // consumer's handler may run longer without the job being handed to another.
 func (s suite) jobsLiveSlowHandler(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	opts := fast()
 	enqueue(t, b1, "q", []byte("slow"), nil)
 	rec := &recorder{}
@@ -747,7 +762,7 @@ func (s suite) jobsLiveSlowHandler(t *testing.T) {
 }
 
 func (s suite) jobsShutdownReleases(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	id := enqueue(t, b1, "q", []byte("interrupted"), nil)
 	got := make(chan bus.Job, 1)
 	opts := bus.ConsumeOptions{Visibility: 30 * time.Second, Backoff: func(int) time.Duration { return time.Hour }}
@@ -800,7 +815,7 @@ func (s suite) jobsConsumeReturnsOnCancel(t *testing.T) {
 }
 
 func (s suite) jobsQueuesIsolated(t *testing.T) {
-	b1, b2 := s.buses(t)
+	b1, b2 := s.jobBuses(t)
 	if st := stats(t, b1, "never-used"); st != (bus.QueueStats{}) {
 		t.Errorf("stats of an unused queue = %+v, want zero", st)
 	}

@@ -82,6 +82,19 @@ type BotHeartbeat struct {
 	UpdatedAt time.Time
 }
 
+type BusJob struct {
+	ID        int64
+	Queue     string
+	Payload   []byte
+	Headers   string
+	State     string
+	Attempt   int32
+	LastError string
+	Lease     string
+	DueAt     time.Time
+	CreatedAt time.Time
+}
+
 type Case struct {
 	GuildID         int64
 	Number          int64
