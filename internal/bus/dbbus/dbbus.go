@@ -24,6 +24,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/bus/internal/fanout"
+	"github.com/smarterdev/smarterdev/internal/bus/internal/pump"
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
 )
@@ -380,53 +381,24 @@ func (c *consumer) run(ctx context.Context) {
 }
 
 func (c *consumer) fetchLoop(ctx context.Context) {
-	slots := make(chan struct{}, c.opts.Concurrency)
-	var workers sync.WaitGroup
-	defer workers.Wait()
-	var errDelay time.Duration
-	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	fill:
-		for n < c.opts.Concurrency {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
-		}
-		wake := c.b.wakeChan(c.queue)
-		jobs, lease, err := c.claim(ctx, n)
-		for range n - len(jobs) {
-			<-slots
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			errDelay = min(max(2*errDelay, 100*time.Millisecond), maxErrDelay)
-			c.log.Error("claim jobs", "err", err, "retry_in", errDelay)
-			if !sleep(ctx, errDelay) {
-				return
-			}
-			continue
-		}
-		errDelay = 0
-		for _, j := range jobs {
-			workers.Go(func() {
-				defer func() { <-slots }()
-				c.handle(ctx, j, lease)
-			})
-		}
-		if len(jobs) < n && !c.idle(ctx, wake) {
-			return
-		}
+	type claimed struct {
+		row   sqldb.ClaimBusJobsRow
+		lease string
 	}
+	var wake <-chan struct{}
+	pump.Loop(ctx, c.opts.Concurrency, maxErrDelay, c.log, "claim jobs",
+		func(n int) ([]claimed, error) {
+			// Taken before the claim: a job enqueued after it still wakes the wait.
+			wake = c.b.wakeChan(c.queue)
+			rows, lease, err := c.claim(ctx, n)
+			out := make([]claimed, len(rows))
+			for i, r := range rows {
+				out[i] = claimed{r, lease}
+			}
+			return out, err
+		},
+		func(j claimed) { c.handle(ctx, j.row, j.lease) },
+		func() bool { return c.idle(ctx, wake) })
 }
 
 // claim takes up to n due jobs, first dead-lettering those whose lease ran

@@ -25,6 +25,7 @@ import (
 
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/bus/internal/fanout"
+	"github.com/smarterdev/smarterdev/internal/bus/internal/pump"
 )
 
 // Options configures a Bus.
@@ -479,49 +480,10 @@ func (c *consumer) run(ctx context.Context) {
 }
 
 func (c *consumer) fetchLoop(ctx context.Context) {
-	slots := make(chan struct{}, c.opts.Concurrency)
-	var workers sync.WaitGroup
-	defer workers.Wait()
-	var errDelay time.Duration
-	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	fill:
-		for n < c.opts.Concurrency {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
-		}
-		msgs, err := c.read(ctx, n)
-		for range n - len(msgs) {
-			<-slots
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			errDelay = min(max(2*errDelay, 100*time.Millisecond), maxErrDelay)
-			c.log.Error("read jobs", "err", err, "retry_in", errDelay)
-			if !sleep(ctx, errDelay) {
-				return
-			}
-			continue
-		}
-		errDelay = 0
-		for _, m := range msgs {
-			workers.Go(func() {
-				defer func() { <-slots }()
-				c.handle(ctx, m)
-			})
-		}
-	}
+	// XREADGROUP blocks for new entries itself: no wait when it comes back short.
+	pump.Loop(ctx, c.opts.Concurrency, maxErrDelay, c.log, "read jobs",
+		func(n int) ([]redis.XMessage, error) { return c.read(ctx, n) },
+		func(m redis.XMessage) { c.handle(ctx, m) }, nil)
 }
 
 func (c *consumer) read(ctx context.Context, n int) ([]redis.XMessage, error) {
