@@ -390,12 +390,16 @@ func TestModeratorCommands(t *testing.T) {
 	if c, _ := r.mod.Case(context.Background(), int64(r.d.GuildID), 4); c.State != moderation.StateReversed || c.Note != "talked it through" {
 		t.Errorf("case 4 after resolve: %+v", c)
 	}
-	// Every case reached the mod-log.
-	eventually(t, "4 mod-log posts", func() bool { return len(modLog(e, r.d.ModLog)) == 4 })
-	for i, title := range modLog(e, r.d.ModLog) {
+	// Every case reached the mod-log, and so did the reversal of #4.
+	eventually(t, "5 mod-log posts", func() bool { return len(modLog(e, r.d.ModLog)) == 5 })
+	posts := modLog(e, r.d.ModLog)
+	for i, title := range posts {
 		if !strings.HasPrefix(title, "Case #") {
 			t.Errorf("mod-log post %d: %q", i, title)
 		}
+	}
+	if !slices.Contains(posts, "Case #4 · timeout reversed: the timeout is removed") {
+		t.Errorf("the reversal is not in the mod-log: %q", posts)
 	}
 }
 
