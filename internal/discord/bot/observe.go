@@ -46,6 +46,7 @@ type gatewayStats struct {
 
 type shardStats struct {
 	readies, resumes int
+	seq              int // of the last dispatch handled
 	lastEvent        time.Time
 	heartbeatSent    time.Time
 	ackedAt          time.Time
@@ -203,7 +204,7 @@ func (g *gatewayStats) waitAcks() {
 
 // observe runs on the shard's goroutine before disgo handles the event; it
 // returns the time it saw the event.
-func (g *gatewayStats) observe(shard int, ev gateway.EventData) time.Time {
+func (g *gatewayStats) observe(shard, seq int, ev gateway.EventData) time.Time {
 	now := time.Now()
 	g.mu.Lock()
 	s := g.shard(shard)
@@ -232,6 +233,7 @@ func (g *gatewayStats) observe(shard int, ev gateway.EventData) time.Time {
 		metrics.GatewayResumes.WithLabelValues(shardLabel(shard)).Inc()
 		metrics.ShardConnected.WithLabelValues(shardLabel(shard)).Set(1)
 	}
+	s.seq = seq
 	s.lastEvent = now
 	g.lastEvent = now
 	g.mu.Unlock()
@@ -250,7 +252,7 @@ func (h *observedHandler) EventType() gateway.EventType { return h.inner.EventTy
 
 func (h *observedHandler) HandleGatewayEvent(c *dbot.Client, seq int, shard int, ev gateway.EventData) {
 	t := h.inner.EventType()
-	at := h.stats.observe(shard, ev)
+	at := h.stats.observe(shard, seq, ev)
 	if t != gateway.EventTypeHeartbeatAck {
 		h.once.Do(func() { h.events = metrics.GatewayEvents.WithLabelValues(string(t)) })
 		h.events.Inc()
@@ -326,6 +328,7 @@ type ShardStatus struct {
 	Reconnects int           // new sessions after the first
 	Resumes    int
 	LastEvent  time.Time
+	Seq        int // the sequence number of the last dispatch handled
 }
 
 // Status is what the bot's heartbeat reports.
@@ -355,7 +358,7 @@ func (b *Bot) Status() Status {
 	for id, s := range g.shards {
 		status := s.status
 		st.Shards = append(st.Shards, ShardStatus{ID: id, Status: strings.ToLower(status.String()), Connected: status == gateway.StatusReady,
-			Latency: s.latency, Reconnects: max(s.readies-1, 0), Resumes: s.resumes, LastEvent: s.lastEvent})
+			Latency: s.latency, Reconnects: max(s.readies-1, 0), Resumes: s.resumes, LastEvent: s.lastEvent, Seq: s.seq})
 	}
 	sort.Slice(st.Shards, func(i, j int) bool { return st.Shards[i].ID < st.Shards[j].ID })
 	return st

@@ -92,14 +92,20 @@ func startRigWith(t *testing.T, e *emulator.Emulator, db *store.DB, b bus.Bus, l
 	return r
 }
 
-// stop waits for a heartbeat on every session first: disgo v0.19.6 races
-// on close otherwise (docs/emulator.md).
+// stop waits for a heartbeat on every session first, and for the bot to
+// have handled the last dispatch the emulator sent each: disgo v0.19.6 races
+// on close otherwise (docs/emulator.md), its read loop recording a
+// dispatch's sequence number as the close clears it.
 func (r *rig) stop() {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
+		handled := map[int]int{}
+		for _, sh := range r.bot.Status().Shards {
+			handled[sh.ID] = sh.Seq
+		}
 		ok := true
 		for _, s := range r.e.Sessions() {
-			ok = ok && (!s.Connected || s.Heartbeats > 0)
+			ok = ok && (!s.Connected || s.Heartbeats > 0 && handled[s.ShardID] >= s.Seq)
 		}
 		if ok {
 			break
