@@ -154,7 +154,7 @@ func (m *Memory) work(ctx context.Context, q *memQueue, opts ConsumeOptions, h H
 		// like a crashed process: unless the handler settles the job first,
 		// the job is redelivered after Visibility.
 		stop := context.AfterFunc(ctx, func() { m.abandon(q, j, lease, opts) })
-		err := callHandler(ctx, h, job)
+		err := SafeCall(ctx, h, job)
 		stop()
 		var delay time.Duration
 		if err != nil && !IsPermanent(err) && ctx.Err() == nil && job.Attempt < opts.MaxAttempts {
@@ -438,7 +438,10 @@ func clonePayload(p []byte) []byte {
 	return append([]byte{}, p...)
 }
 
-func callHandler(ctx context.Context, h Handler, job Job) (err error) {
+// SafeCall runs h on job, turning a panic into the handler's error, so that
+// a bad job is retried and dead-lettered like any failure instead of taking
+// the process down. Every bus calls handlers through it.
+func SafeCall(ctx context.Context, h Handler, job Job) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("bus: handler panicked: %v", r)

@@ -524,7 +524,7 @@ func (c *consumer) handle(ctx context.Context, r sqldb.ClaimBusJobsRow, lease st
 		Attempt: int(r.Attempt),
 	}
 	c.track(d, true)
-	herr := callHandler(ctx, c.h, job)
+	herr := bus.SafeCall(ctx, c.h, job)
 	c.track(d, false)
 	stopping := ctx.Err() != nil
 	switch {
@@ -593,7 +593,7 @@ func (c *consumer) track(d delivery, on bool) {
 // crashed process's would.
 func (c *consumer) extendLoop(ctx context.Context) {
 	interval := max(c.opts.Visibility/3, 5*time.Millisecond)
-	for sleep(ctx, interval) {
+	for pump.Sleep(ctx, interval) {
 		c.mu.Lock()
 		ds := make([]delivery, 0, len(c.running))
 		for d := range c.running {
@@ -637,24 +637,4 @@ func payloadOf(p []byte) []byte {
 		return []byte{}
 	}
 	return p
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func callHandler(ctx context.Context, h bus.Handler, job bus.Job) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("dbbus: handler panicked: %v", r)
-		}
-	}()
-	return h(ctx, job)
 }

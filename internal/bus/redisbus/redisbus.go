@@ -534,7 +534,7 @@ func (c *consumer) handle(ctx context.Context, m redis.XMessage) {
 	c.track(m.ID, true)
 	defer c.track(m.ID, false)
 
-	herr := callHandler(ctx, c.h, e.job(c.k.queue))
+	herr := bus.SafeCall(ctx, c.h, e.job(c.k.queue))
 	stopping := ctx.Err() != nil
 	switch {
 	case herr == nil:
@@ -626,7 +626,7 @@ func (c *consumer) reclaimLoop(ctx context.Context) {
 				break
 			}
 		}
-		if !sleep(ctx, interval) {
+		if !pump.Sleep(ctx, interval) {
 			return
 		}
 	}
@@ -634,7 +634,7 @@ func (c *consumer) reclaimLoop(ctx context.Context) {
 
 func (c *consumer) heartbeatLoop(ctx context.Context) {
 	interval := max(c.opts.Visibility/3, 5*time.Millisecond)
-	for sleep(ctx, interval) {
+	for pump.Sleep(ctx, interval) {
 		c.mu.Lock()
 		ids := make([]any, 0, 2+len(c.inflight))
 		ids = append(ids, group, c.name)
@@ -736,24 +736,4 @@ func rawFields(values map[string]any, extra ...string) []any {
 
 func isNoGroup(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "NOGROUP")
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func callHandler(ctx context.Context, h bus.Handler, job bus.Job) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("redisbus: handler panicked: %v", r)
-		}
-	}()
-	return h(ctx, job)
 }

@@ -49,7 +49,7 @@ func Loop[T any](ctx context.Context, concurrency int, maxDelay time.Duration, l
 			}
 			errDelay = min(max(2*errDelay, 100*time.Millisecond), maxDelay)
 			log.Error(what, "err", err, "retry_in", errDelay)
-			if !sleep(ctx, errDelay) {
+			if !Sleep(ctx, errDelay) {
 				return
 			}
 			continue
@@ -67,7 +67,8 @@ func Loop[T any](ctx context.Context, concurrency int, maxDelay time.Duration, l
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d, or less if ctx ends first; it reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
