@@ -14,6 +14,7 @@ import (
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/smarterdev/smarterdev/internal/apperr"
+	"github.com/smarterdev/smarterdev/internal/automod"
 	"github.com/smarterdev/smarterdev/internal/bus"
 	"github.com/smarterdev/smarterdev/internal/jobs"
 	"github.com/smarterdev/smarterdev/internal/moderation"
@@ -77,9 +78,9 @@ func closedEmbed(c moderation.Case) discord.Embed {
 	if c.State == moderation.StateReversed {
 		what = "reversed"
 		switch c.Action {
-		case "ban":
+		case automod.ActionBan:
 			what += ": the ban is lifted"
-		case "timeout":
+		case automod.ActionTimeout:
 			what += ": the timeout is removed"
 		}
 	}

@@ -46,25 +46,25 @@ func lineEmbeds(title string, color int, lines []string) []discord.Embed {
 	budget := maxEmbedsTotal - utf8.RuneCountInString(title) - more - footer
 	embeds := []discord.Embed{{Title: title, Color: color}}
 	var b strings.Builder
+	size := 0 // runes in b
 	flush := func() {
 		embeds[len(embeds)-1].Description = strings.TrimSuffix(b.String(), "\n")
 		b.Reset()
+		size = 0
 	}
 	for i, l := range lines {
 		n := utf8.RuneCountInString(l) + 1
-		if n > budget {
+		full := size+n > maxDescription-more
+		if n > budget || full && len(embeds) == maxEmbeds {
 			b.WriteString("…and " + strconv.Itoa(len(lines)-i) + " more")
 			break
 		}
-		if utf8.RuneCountInString(b.String())+n > maxDescription-more {
-			if len(embeds) == maxEmbeds {
-				b.WriteString("…and " + strconv.Itoa(len(lines)-i) + " more")
-				break
-			}
+		if full {
 			flush()
 			embeds = append(embeds, discord.Embed{Color: color})
 		}
 		b.WriteString(l + "\n")
+		size += n
 		budget -= n
 	}
 	flush()

@@ -39,7 +39,8 @@ func (r *Router) squadsList(ctx context.Context, req *Request) (Reply, error) {
 	} else { // more than an embed's fields: one line each, without descriptions
 		lines := make([]string, 0, len(active))
 		for _, sq := range active {
-			lines = append(lines, "**"+sq.Name+"** · "+squadLine(squads.Squad{RoleID: sq.RoleID, SwitchCost: sq.SwitchCost, Members: sq.Members, MaxMembers: sq.MaxMembers}))
+			sq.Description = "" // a copy: one line each
+			lines = append(lines, "**"+sq.Name+"** · "+squadLine(sq))
 		}
 		embeds = lineEmbeds("Squads", colorInfo, lines)
 	}
