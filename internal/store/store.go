@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,40 @@ type DB struct {
 	uninstrumented bool
 }
 
+// StatementCacheCapacity is how many prepared statements each PostgreSQL
+// connection keeps unless the URL sets statement_cache_capacity: about
+// twice the statements the product prepares (TestStatementsFitTheCache).
+// pgx's default, 512, and its describe cache, unused in the default
+// cache_statement mode, cost each connection about 45 KB more of live heap,
+// which every garbage collection marks again; on the API server's core that
+// marking is a stall in front of the requests (docs/PERFORMANCE.md, sixteenth
+// pass).
+const StatementCacheCapacity = 256
+
+// postgresURL sets what the URL leaves to pgx: sessions in UTC (per-day
+// aggregates take dates from timestamps) and the statement caches' sizes.
+// Parameters the operator set are kept.
+func postgresURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL // pgx reports it
+	}
+	q := u.Query()
+	if !q.Has("timezone") {
+		q.Set("timezone", "UTC")
+	}
+	if !q.Has("statement_cache_capacity") {
+		q.Set("statement_cache_capacity", strconv.Itoa(StatementCacheCapacity))
+	}
+	if !q.Has("description_cache_capacity") {
+		if mode := q.Get("default_query_exec_mode"); mode == "" || mode == "cache_statement" {
+			q.Set("description_cache_capacity", "0")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // Open connects to rawURL: "postgres://..." / "postgresql://..." or
 // "sqlite:PATH" (the folder is created).
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
@@ -74,15 +109,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		// Sessions in UTC: per-day aggregates take dates from timestamps.
-		if u, err := url.Parse(rawURL); err == nil {
-			if q := u.Query(); q.Get("timezone") == "" {
-				q.Set("timezone", "UTC")
-				u.RawQuery = q.Encode()
-				rawURL = u.String()
-			}
-		}
-		pool, err := sql.Open("pgx", rawURL)
+		pool, err := sql.Open("pgx", postgresURL(rawURL))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}

@@ -2,9 +2,14 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/smarterdev/smarterdev/internal/store"
 	"github.com/smarterdev/smarterdev/internal/store/sqldb"
@@ -129,5 +134,79 @@ func TestPostgresSessionsRunInUTC(t *testing.T) {
 		if tz != "UTC" {
 			t.Fatalf("session time zone %q, want UTC", tz)
 		}
+	}
+}
+
+// statementCaches reports the cache sizes of a connection of db.
+func statementCaches(t *testing.T, db *store.DB) (statements, descriptions int, mode pgx.QueryExecMode) {
+	t.Helper()
+	conn, err := db.SQL().Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		cfg := dc.(*stdlib.Conn).Conn().Config()
+		statements, descriptions, mode = cfg.StatementCacheCapacity, cfg.DescriptionCacheCapacity, cfg.DefaultQueryExecMode
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return statements, descriptions, mode
+}
+
+func TestPostgresStatementCaches(t *testing.T) {
+	for _, e := range storetest.Engines(t) {
+		if e != store.Postgres {
+			continue
+		}
+		ctx := context.Background()
+		base := storetest.URL(t, e)
+		for _, c := range []struct {
+			query        string
+			stmts, descs int
+			wantMode     pgx.QueryExecMode
+		}{
+			{"", store.StatementCacheCapacity, 0, pgx.QueryExecModeCacheStatement},
+			// What the operator sets is kept.
+			{"&statement_cache_capacity=40&description_cache_capacity=7", 40, 7, pgx.QueryExecModeCacheStatement},
+			// The describe mode uses the describe cache: pgx's default size.
+			{"&default_query_exec_mode=cache_describe", store.StatementCacheCapacity, 512, pgx.QueryExecModeCacheDescribe},
+		} {
+			db, err := store.Open(ctx, base+c.query, store.Options{})
+			if err != nil {
+				t.Fatalf("%q: %v", c.query, err)
+			}
+			stmts, descs, mode := statementCaches(t, db)
+			db.Close()
+			if stmts != c.stmts || descs != c.descs || mode != c.wantMode {
+				t.Errorf("%q: statement cache %d, describe cache %d, mode %v; want %d, %d, %v", c.query, stmts, descs, mode, c.stmts, c.descs, c.wantMode)
+			}
+		}
+	}
+}
+
+// TestStatementsFitTheCache keeps the default statement cache above what
+// the product prepares: sqlc's queries plus a margin for the hand-written
+// ones (balances' three IN sizes, the job bus, the outbox, backups'
+// per-table dumps). A cache smaller than the working set would evict and
+// prepare again on every other query.
+func TestStatementsFitTheCache(t *testing.T) {
+	files, err := filepath.Glob("sqldb/*.sql.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no generated queries found: %v", err)
+	}
+	queries := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries += strings.Count(string(b), "\nconst ")
+	}
+	const handWritten = 64
+	if queries < 50 || queries+handWritten > store.StatementCacheCapacity {
+		t.Fatalf("%d generated queries + %d hand-written exceed the statement cache (%d): raise store.StatementCacheCapacity",
+			queries, handWritten, store.StatementCacheCapacity)
 	}
 }

@@ -135,10 +135,14 @@ func run() error {
 	flag.BoolVar(&unbufferedLogs, "unbuffered-logs", false, "with instrumentation on: a write system call per log line instead of the server's buffered output")
 	flag.DurationVar(&accountTTL, "account-ttl", 0, "the balance cache's TTL (0: the product's default; negative: no cache)")
 	cpuDMALatency := flag.Int("cpu-dma-latency", -1, "hold this CPU wake-up latency limit in µs through /dev/cpu_dma_latency while measuring (0: idle CPUs poll instead of halting, as tuned's latency-performance profile sets; -1: leave the machine's setting; needs root)")
+	flag.StringVar(&memProfilePrefix, "memprofile", "", "write the server's heap profile at the end of each engine's phase to PREFIX-ENGINE.heap (what the collector marks: go tool pprof -sample_index=inuse_space)")
 	flag.StringVar(&tracePrefix, "trace", "", "write the server's runtime trace of each open-loop balance run to PREFIX-ENGINE-ROUND.trace (go tool trace reads it)")
 	serverProcs := flag.Int("server-procs", 0, "the server's GOMAXPROCS (0: Go's default, the CPUs it may run on); the load generators keep theirs")
 	flag.StringVar(&loadCPUs, "load-cpus", "", "run the load generators (wrk, the open-loop client) on these CPUs only (e.g. 0)")
 	flag.Parse()
+	if memProfilePrefix != "" {
+		runtime.MemProfileRate = 1 // every allocation: the live heap is a few MB
+	}
 	// Nonsense is refused before anything runs (wrk's own complaint, or a
 	// panic on no accounts, said less).
 	switch {
@@ -641,7 +645,25 @@ end
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, writeHeapProfile(engine)
+}
+
+// memProfilePrefix is -memprofile: where writeHeapProfile writes.
+var memProfilePrefix string
+
+// writeHeapProfile writes the live heap while the engine's stacks are still
+// open: its size sets how long each collection marks, which on the server's
+// one core is a stall for the requests behind it.
+func writeHeapProfile(engine string) error {
+	if memProfilePrefix == "" {
+		return nil
+	}
+	f, err := os.Create(memProfilePrefix + "-" + engine + ".heap")
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
 }
 
 // serve serves newStack's handler on a new server.
