@@ -731,7 +731,9 @@ func newStack(ctx context.Context, dbURL, instr string) (*stack, http.Handler, f
 			closers[i]()
 		}
 	}
-	db, err := store.Open(ctx, dbURL, store.Options{MaxConns: 32, Uninstrumented: !on})
+	// The pool of a server started without SMARTERDEV_DATABASE_MAX_CONNS: each
+	// open connection is live heap that every collection marks.
+	db, err := store.Open(ctx, dbURL, store.Options{MaxConns: config.DefaultDatabaseMaxConns, Uninstrumented: !on})
 	if err != nil {
 		return nil, nil, nil, err
 	}
