@@ -69,7 +69,7 @@ type DB struct {
 
 // StatementCacheCapacity is how many prepared statements each PostgreSQL
 // connection keeps unless the URL sets statement_cache_capacity: about
-// twice the statements the product prepares (TestStatementsFitTheCache).
+// twice the statements the product prepares (about 115; TestStatementsFitTheCache).
 // pgx's default, 512, and its describe cache, unused in the default
 // cache_statement mode, cost each connection about 45 KB more of live heap,
 // which every garbage collection marks again; on the API server's core that
@@ -86,7 +86,7 @@ func postgresURL(rawURL string) string {
 		return rawURL // pgx reports it
 	}
 	q := u.Query()
-	if !q.Has("timezone") {
+	if q.Get("timezone") == "" {
 		q.Set("timezone", "UTC")
 	}
 	if !q.Has("statement_cache_capacity") {
