@@ -24,15 +24,25 @@ const (
 	maxSelectOptions = 25
 )
 
-// truncate cuts s to at most n runes, the last one an ellipsis.
+// truncate cuts s to at most n runes, the last one an ellipsis. Every
+// reply's text passes through it (fitEmbeds): text that fits is returned
+// without being copied.
 func truncate(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return s
+	cut, kept := 0, 0
+	for i := range s { // byte offsets of runes
+		if kept == n-1 {
+			cut = i
+			break
+		}
+		kept++
+	}
+	return s[:cut] + "…"
 }
 
 // lineEmbeds lays lines out as the descriptions of as many embeds as they

@@ -116,3 +116,25 @@ func TestLineEmbeds(t *testing.T) {
 		t.Fatalf("1000 lines: %s; ends %q", msg, last[max(0, len(last)-40):])
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"hello", 5, "hello"},
+		{"hello", 6, "hello"},
+		{"hello", 4, "hel…"},
+		{"hello", 1, "…"},
+		{"hello", 0, ""},
+		{"", 3, ""},
+		{"héllo wörld", 6, "héllo…"},
+		{"日本語のテキスト", 4, "日本語…"},
+		{"日本語", 3, "日本語"},
+	} {
+		if got := truncate(c.in, c.n); got != c.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
