@@ -166,6 +166,8 @@ func run() error {
 		return errors.New("-server-nice below 0 and -server-rt need root (nice would go on at the same priority with a warning)")
 	case tracePrefix != "" && !isDir(filepath.Dir(tracePrefix)):
 		return fmt.Errorf("-trace: %s is not a directory to write the traces in", filepath.Dir(tracePrefix))
+	case memProfilePrefix != "" && !isDir(filepath.Dir(memProfilePrefix)):
+		return fmt.Errorf("-memprofile: %s is not a directory to write the profiles in", filepath.Dir(memProfilePrefix))
 	case serverNice != 0 && serverRT != 0:
 		return errors.New("-server-nice and -server-rt: choose one (nice does not apply under SCHED_FIFO)")
 	case *serverProcs < 0:
