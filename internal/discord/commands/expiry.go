@@ -100,6 +100,13 @@ func (x *expiry) schedule(m *menu) {
 	if !x.running {
 		return
 	}
+	// A click can be answered before the goroutine that showed the menu
+	// it clicked has scheduled that menu; the menu the click showed is the
+	// later one. Letting the earlier replace it would leave the newer menu
+	// never disabled.
+	if old, ok := x.byKey[m.key]; ok && old.due.After(m.due) {
+		return
+	}
 	x.removeLocked(m.key)
 	if len(x.heap) >= maxPendingMenus {
 		x.log.Warn("interaction: too many open menus; this one will not be disabled when it expires", "pending", len(x.heap))
